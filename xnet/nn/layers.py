@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn.modules.utils import _pair
 
-from ..graphs import BipartiteGraph, random_expander
+from ..graphs import BipartiteGraph, block_expander, detect_block_size, random_expander
 from . import functional as XF
 
 
@@ -42,19 +42,38 @@ def resolve_degree(num_inputs: int, degree=None, compression=None, graph=None, n
 class _XBase(nn.Module):
     """Shared graph handling of XConv2d and XLinear."""
 
-    def _init_graph(self, num_inputs, num_outputs, degree, compression, graph, seed, backend):
+    def _init_graph(self, num_inputs, num_outputs, degree, compression, graph, seed, backend, block_size=None):
         d = resolve_degree(num_inputs, degree, compression, graph, num_outputs)
-        if graph is None:
-            graph = random_expander(num_inputs, num_outputs, d, seed=seed)
+        if block_size is not None:
+            if graph is not None:
+                raise ValueError("block_size: give it with degree/compression, not with graph (use block_graph)")
+            if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+                raise ValueError(f"block_size: must be a positive integer, got {block_size!r}")
+            for name, v in (("in_channels", num_inputs), ("out_channels", num_outputs), ("degree", d)):
+                if v % block_size:
+                    raise ValueError(f"block_size: {block_size} does not divide {name}={v}")
         XF.check_backend(backend)
+        if graph is None:
+            if seed is None:  # follow torch's global RNG, like weight init: manual_seed() reproduces it
+                seed = int(torch.randint(2 ** 31 - 1, (1,)))
+            if block_size is not None and block_size > 1:
+                graph = block_expander(num_inputs, num_outputs, d, block_size, seed=seed)
+            else:
+                graph = random_expander(num_inputs, num_outputs, d, seed=seed)
         self.backend = backend
         self.register_buffer("neighbors", graph.neighbors.clone())
         self._block_size = graph.block_size
         self._graph_name = graph.name
+        self._fast_block = max(graph.block_size, detect_block_size(graph.neighbors, num_inputs))
 
     @property
     def graph(self) -> BipartiteGraph:
+        """The layer's graph (rebuilt from the ``neighbors`` buffer, so it follows a loaded checkpoint)."""
         return BipartiteGraph(self.neighbors, self.num_inputs, block_size=self._block_size, name=self._graph_name)
+
+    @property
+    def block_size(self) -> int:
+        return self._block_size
 
     @property
     def degree(self) -> int:
@@ -64,6 +83,14 @@ class _XBase(nn.Module):
     def compression(self) -> float:
         c = self.num_inputs / self.degree
         return int(c) if c == int(c) else c
+
+    def _graph_repr(self) -> str:
+        s = f", degree={self.degree}, compression={self.compression}"
+        if self._block_size > 1:
+            s += f", block_size={self._block_size}"
+        if self.backend != "auto":
+            s += f", backend={self.backend!r}"
+        return s
 
     def reset_parameters(self):
         # Kaiming (He) init for a fan-in of D * k * k, as the paper's code, not the dense fan-in.
@@ -81,14 +108,16 @@ class _XBase(nn.Module):
             self.weight = nn.Parameter(torch.empty(self.weight.shape[0], state_dict[key].shape[1], *self.weight.shape[2:]))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         if key in state_dict:
-            self._block_size = int(getattr(self, "_block_size", 1))
+            # The block structure is a property of the table: recover it so fast paths still apply.
+            self._fast_block = detect_block_size(self.neighbors, self.num_inputs)
+            self._block_size = self._fast_block
 
 
 class XConv2d(_XBase):
     """Drop-in for ``nn.Conv2d`` whose output channels each see only D input channels."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, *,
-                 degree=None, compression=None, graph=None, seed=None, backend="auto"):
+                 degree=None, compression=None, graph=None, seed=None, backend="auto", block_size=None):
         super().__init__()
         for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -96,7 +125,7 @@ class XConv2d(_XBase):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation = (padding if isinstance(padding, str) else _pair(padding)), _pair(dilation)
-        self._init_graph(in_channels, out_channels, degree, compression, graph, seed, backend)
+        self._init_graph(in_channels, out_channels, degree, compression, graph, seed, backend, block_size)
         self.weight = nn.Parameter(torch.empty(out_channels, self.degree, *self.kernel_size))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
@@ -109,31 +138,30 @@ class XConv2d(_XBase):
 
     def forward(self, x):
         return XF.xconv2d(x, self.weight, self.neighbors, self.bias, self.stride, self.padding, self.dilation,
-                          backend=self.backend, block_size=self._block_size)
+                          backend=self.backend, block_size=self._fast_block)
 
     def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
-             f"degree={self.degree}, compression={self.compression}")
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):
             s += f", padding={self.padding}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
         if self.bias is None:
             s += ", bias=False"
-        return s
+        return s + self._graph_repr()
 
 
 class XLinear(_XBase):
     """Drop-in for ``nn.Linear`` whose outputs each see only D inputs."""
 
     def __init__(self, in_features, out_features, bias=True, *, degree=None, compression=None, graph=None,
-                 seed=None, backend="auto"):
+                 seed=None, backend="auto", block_size=None):
         super().__init__()
         for name, v in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name}: must be a positive integer, got {v!r}")
         self.in_features, self.out_features = in_features, out_features
-        self._init_graph(in_features, out_features, degree, compression, graph, seed, backend)
+        self._init_graph(in_features, out_features, degree, compression, graph, seed, backend, block_size)
         self.weight = nn.Parameter(torch.empty(out_features, self.degree))
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
         self.reset_parameters()
@@ -145,8 +173,8 @@ class XLinear(_XBase):
         return XF.dense_weight(self.weight, self.neighbors, self.in_features)
 
     def forward(self, x):
-        return XF.xlinear(x, self.weight, self.neighbors, self.bias, backend=self.backend, block_size=self._block_size)
+        return XF.xlinear(x, self.weight, self.neighbors, self.bias, backend=self.backend, block_size=self._fast_block)
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, degree={self.degree}, "
-                f"compression={self.compression}, bias={self.bias is not None}")
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}" + self._graph_repr())

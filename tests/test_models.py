@@ -1,0 +1,236 @@
+"""xnet.models: every published name builds and runs, dense models match torchvision, counts are locked."""
+from __future__ import annotations
+
+import csv
+import functools
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from xnet.counting import count_params, profile
+from xnet.models import FAMILIES, create, list_models, resolve
+from xnet.nn import XConv2d, XLinear
+
+PUBLISHED = Path(__file__).resolve().parents[1] / "xnet" / "published"
+
+
+def _csv(name):
+    with open(PUBLISHED / name, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def published_names():
+    names = []
+    for f, col in (("table1_imagenet_resnet_densenet.csv", "model"), ("table4_cifar10_stability_10runs.csv", "model"),
+                   ("figure4_cifar_densenet_tradeoff.csv", "model"), ("figure6_cifar100_wider_deeper.csv", "model"),
+                   ("readme_cifar_xdensenet.csv", "model"), ("readme_imagenet_xmobilenet.csv", "model")):
+        names += [r[col] for r in _csv(f)]
+    for f in ("table2_cifar10_vgg16_vs_pruning.csv", "table3_imagenet_alexnet_vs_pruning.csv"):
+        names += [r["method"] for r in _csv(f) if r["kind"] != "pruning"]
+    for r in _csv("table5_imagenet_mobilenet05_2runs.csv"):
+        c = r["compression"]
+        names.append({"dense": "MobileNet-0.5", "grouped": f"G-MobileNet-0.5-{c}", "expander": f"X-MobileNet-0.5-{c}"}[r["kind"]])
+    names += ["VGG16-Orig", "VGG", "X-VGG16-1", "X-VGG16-2", "X-VGG-1", "X-VGG-2", "AlexNet-Orig", "X-AlexNet-1",
+              "X-AlexNet-2", "X-Mobilenet0.5-4", "X-DenseNet-BC-70-60-16"]
+    return sorted(set(names))
+
+
+ALL_NAMES = published_names()
+
+
+@functools.lru_cache(maxsize=None)
+def built(name, num_classes=None):
+    return create(name, num_classes=num_classes, seed=0)
+
+
+def test_list_models_are_the_recipe_families():
+    families = {r["family"] for r in _csv("recipes.csv")}
+    assert set(list_models()) == families == set(FAMILIES)
+
+
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_every_published_name_resolves(name):
+    spec = resolve(name)
+    assert spec.family in list_models()
+    assert spec.default_dataset == ("cifar10" if spec.family.endswith("cifar") else "imagenet")
+    assert spec.input_size == ((3, 32, 32) if spec.default_dataset == "cifar10" else (3, 224, 224))
+
+
+def _small_input(spec):
+    if spec.family == "vgg16_cifar":
+        return (2, 3, 32, 32)
+    if spec.family == "densenet_bc_cifar":
+        return (2, 3, 16, 16)
+    return (1, 3, 64, 64)
+
+
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_every_published_name_builds_and_runs(name):
+    spec = resolve(name)
+    model = create(name, num_classes=7, seed=1).eval()
+    with torch.no_grad():
+        y = model(torch.randn(_small_input(spec)))
+    assert y.shape == (_small_input(spec)[0], 7) and torch.isfinite(y).all()
+
+
+def test_default_num_classes_follow_the_dataset():
+    assert built("X-VGG16-1").classifier[-1].out_features == 10
+    assert built("MobileNet-0.5").classifier.out_features == 1000
+    assert create("DenseNet-BC-40-24", num_classes=100).classifier.out_features == 100
+
+
+@pytest.mark.parametrize("depth", [18, 34, 50, 101])
+def test_resnet_matches_torchvision(depth):
+    ours = create(f"ResNet-{depth}")
+    theirs = getattr(torchvision.models, f"resnet{depth}")()
+    assert count_params(ours) == count_params(theirs)
+    ours.load_state_dict(theirs.state_dict())  # same layout and names
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(x), theirs.eval()(x))
+
+
+@pytest.mark.parametrize("depth", [121, 169, 201, 161])
+def test_densenet_imagenet_matches_torchvision(depth):
+    ours = create(f"DenseNet-BC-{depth}")
+    theirs = getattr(torchvision.models, f"densenet{depth}")()
+    assert count_params(ours) == count_params(theirs)
+    shapes = sorted(tuple(p.shape) for p in ours.parameters())
+    assert shapes == sorted(tuple(p.shape) for p in theirs.parameters())
+
+
+def test_alexnet_and_vgg_match_torchvision():
+    assert count_params(built("AlexNet-Orig")) == count_params(torchvision.models.alexnet())
+    assert count_params(built("VGG16-Orig").features) == count_params(torchvision.models.vgg16_bn().features)
+
+
+def test_structured_form_builds_the_named_model():
+    a = create("X-DenseNet-BC-40-24-2", seed=3)
+    b = create("densenet_bc_cifar", depth=40, growth=24, conv="x", compression=2, seed=3)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa if k.endswith("neighbors"))
+    assert resolve("X-DenseNet-BC-40-24-2").kwargs == resolve("densenet_bc_cifar", depth=40, growth=24, conv="x",
+                                                               compression=2).kwargs
+
+
+def test_overrides_make_tiny_variants():
+    for name, kw in (("resnet_imagenet", dict(depth=18, width=0.25, conv="x", compression=2)),
+                     ("X-ResNet-2-50", dict(width=0.125)),
+                     ("mobilenet05_imagenet", dict(width=0.25, conv="g", compression=2)),
+                     ("X-VGG16-1", dict(width=0.25)),
+                     ("X-AlexNet-2", dict(width=0.125)),
+                     ("densenet_bc_imagenet", dict(growth=8, blocks=(1, 1, 1, 1), conv="x", compression=2)),
+                     ("X-DenseNet-BC-40-24-2", dict(depth=10, growth=6))):
+        m = create(name, num_classes=5, **kw).eval()
+        with torch.no_grad():
+            x = torch.randn(2, 3, 32, 32) if resolve(name).default_dataset == "cifar10" else torch.randn(2, 3, 64, 64)
+            assert m(x).shape == (2, 5)
+        assert count_params(m) < count_params(built(name)) if name in ("X-ResNet-2-50", "X-VGG16-1") else True
+
+
+def _x_graphs(model):
+    return [m.neighbors for m in model.modules() if isinstance(m, (XConv2d, XLinear))]
+
+
+def test_seeds_give_distinct_reproducible_graphs():
+    a, b, c = (create("X-MobileNet-0.5-4", seed=s) for s in (5, 5, 6))
+    ga, gb, gc = _x_graphs(a), _x_graphs(b), _x_graphs(c)
+    assert len(ga) == 12
+    assert all(torch.equal(x, y) for x, y in zip(ga, gb))
+    assert not any(torch.equal(x, y) for x, y in zip(ga, gc))
+    same_shape = [(x, y) for x, y in zip(ga, ga[1:]) if x.shape == y.shape]
+    assert same_shape and not any(torch.equal(x, y) for x, y in same_shape)  # layers differ from each other
+
+
+def _kinds(modules):
+    return ["x" if isinstance(m, (XConv2d, XLinear)) else "d" for m in modules]
+
+
+def test_x_resnet_compresses_block_convolutions_only():
+    m = built("X-ResNet-2-50")
+    assert isinstance(m.conv1, nn.Conv2d) and isinstance(m.fc, nn.Linear)
+    for blk in m.layer1.modules():
+        if hasattr(blk, "conv3"):
+            assert all(isinstance(c, XConv2d) and c.degree == c.in_channels // 2 for c in (blk.conv1, blk.conv2, blk.conv3))
+            if blk.downsample is not None:
+                assert type(blk.downsample[0]) is nn.Conv2d
+
+
+def test_x_densenet_compressed_layers():
+    cifar = built("X-DenseNet-BC-40-24-2")
+    assert type(cifar.features.conv0) is nn.Conv2d
+    assert isinstance(cifar.features.transition1.conv, XConv2d)
+    imnet = create("X-DenseNet-BC-2-121")
+    assert type(imnet.features.transition1.conv) is nn.Conv2d and type(imnet.features.conv0) is nn.Conv2d
+    layer = imnet.features.denseblock1_layer1
+    assert isinstance(layer.conv1, XConv2d) and isinstance(layer.conv2, XConv2d)
+    assert layer.conv1.degree == 32 and layer.conv2.degree == 64
+
+
+def test_mobilenet_compresses_all_pointwise_but_the_first():
+    x, g = built("X-MobileNet-0.5-4"), create("G-MobileNet-0.5-4")
+    pw_x = [m for m in x.features if isinstance(m, (nn.Conv2d, XConv2d)) and m.kernel_size == (1, 1)]
+    pw_g = [m for m in g.features if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)]
+    assert _kinds(pw_x) == ["d"] + ["x"] * 12 and pw_x[0].in_channels == 16 and pw_x[0].out_channels == 32
+    assert [m.groups for m in pw_g] == [1] + [4] * 12
+    assert all(m.degree == m.in_channels // 4 for m in pw_x[1:])
+
+
+def test_vgg_and_alexnet_degrees():
+    v = built("X-VGG16-1")
+    convs = [m for m in v.features if isinstance(m, (nn.Conv2d, XConv2d))]
+    assert _kinds(convs) == ["d"] + ["x"] * 12 and [c.degree for c in convs[1:3]] == [64 // 9, 64 // 9]
+    assert isinstance(v.classifier[1], XLinear) and v.classifier[1].degree == 512 // 9
+    a = built("X-AlexNet-1")
+    fcs = [m for m in a.classifier if isinstance(m, (nn.Linear, XLinear))]
+    assert [m.degree for m in fcs] == [768, 384, 384]
+    assert not any(isinstance(m, XConv2d) for m in a.features.modules())
+
+
+@pytest.mark.parametrize("name", ["ResNet-35", "X-ResNet-2-35", "DenseNet-BC-120", "X-DenseNet-BC-40-24",
+                                  "X-VGG16-3", "X-AlexNet-7", "MobileNet-0.75", "Y-MobileNet-0.5-2", "foo",
+                                  "DenseNet-BC-41-12", "X-ResNet-0-50", ""])
+def test_unknown_or_malformed_names_raise(name):
+    with pytest.raises(ValueError) as e:
+        create(name)
+    assert "ResNet" in str(e.value) or "depth" in str(e.value) or "compression" in str(e.value)
+
+
+def test_error_lists_accepted_names():
+    with pytest.raises(ValueError, match="X-DenseNet-BC-<depth>-<growth>-<C>"):
+        resolve("ResNeXt-50")
+    with pytest.raises(ValueError, match="unknown argument"):
+        resolve("resnet_imagenet", growth=3)
+    with pytest.raises(ValueError, match="conv"):
+        resolve("resnet_imagenet", conv="sparse")
+    with pytest.raises(ValueError, match="num_classes"):
+        create("MobileNet-0.5", num_classes=0)
+
+
+# (params, MACs at the paper's input size), counted by xnet.profile; changes here change the paper's tables.
+LOCKED = {
+    "ResNet-50": (25_557_032, 4_089_184_256),
+    "X-ResNet-2-50": (15_218_728, 2_284_453_888),
+    "DenseNet-BC-121": (7_978_856, 2_834_161_664),
+    "DenseNet-BC-40-24": (690_346, 288_131_664),
+    "X-DenseNet-BC-40-24-2": (352_234, 144_730_704),
+    "VGG16-Orig": (14_990_922, 313_463_808),
+    "X-VGG16-1": (1_657_482, 35_865_600),
+    "X-VGG16-2": (1_151_690, 24_226_304),
+    "AlexNet-Orig": (61_100_840, 714_188_480),
+    "X-AlexNet-1": (7_581_480, 660_669_120),
+    "X-AlexNet-2": (9_806_632, 662_894_272),
+    "MobileNet-0.5": (1_331_592, 149_497_088),
+    "X-MobileNet-0.5-2": (939_400, 85_271_808),
+    "G-MobileNet-0.5-4": (743_304, 53_159_168),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOCKED))
+def test_locked_counts(name):
+    c = profile(built(name), resolve(name).input_size)
+    assert (c["params"], c["macs"]) == LOCKED[name]

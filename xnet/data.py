@@ -1,0 +1,328 @@
+"""Datasets and transforms for training.
+
+=====================  ============  =======  ================  ==================================
+name                   input         classes  train / val        source
+=====================  ============  =======  ================  ==================================
+cifar10                3x32x32       10       50000 / 10000     torchvision download, python pickles
+cifar100               3x32x32       100      50000 / 10000     torchvision download, python pickles
+imagenet               3x224x224     1000     ImageFolder       ``DATA_DIR/train/<class>/*``, ``DATA_DIR/val/<class>/*``
+synthetic-cifar10      3x32x32       10       5000 / 1000       generated in memory, offline
+synthetic-cifar100     3x32x32       100      10000 / 2000      generated in memory, offline
+synthetic-imagenet     3x64x64       100      6400 / 1000       generated in memory, offline
+=====================  ============  =======  ================  ==================================
+
+The synthetic sets are deterministic (a generator seeded from the dataset name, independent of the
+run's seed) and learnable: each class is a smooth random colour pattern; a sample is its class
+pattern, circularly shifted, with random contrast and brightness, blended with a distractor
+pattern of another class, plus pixel noise.  ``train_size`` / ``val_size`` take the first N
+samples (the same N samples whatever N is larger than), so tests can use tiny sets.
+
+Augmentation randomness does not come from the global RNG: sample ``i`` of epoch ``e`` is
+augmented with a generator seeded from ``(seed, e, i)``, so data is identical whatever the number
+of loader workers, processes, or restarts.  Call ``dataset.set_epoch(e)`` before each epoch.
+"""
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import random
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from .recipes import UserError
+
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+SYNTH_MEAN, SYNTH_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    num_classes: int
+    input_size: tuple[int, int, int]
+    train_size: int | None       # default size (None: whatever is on disk)
+    val_size: int | None
+    needs_data_dir: bool
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    style: str                   # augmentation style: "cifar" (pad-crop + flip) or "imagenet" (resized crop + flip)
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "cifar10": DatasetInfo("cifar10", 10, (3, 32, 32), 50000, 10000, True, CIFAR10_MEAN, CIFAR10_STD, "cifar"),
+    "cifar100": DatasetInfo("cifar100", 100, (3, 32, 32), 50000, 10000, True, CIFAR100_MEAN, CIFAR100_STD, "cifar"),
+    "imagenet": DatasetInfo("imagenet", 1000, (3, 224, 224), None, None, True, IMAGENET_MEAN, IMAGENET_STD, "imagenet"),
+    "synthetic-cifar10": DatasetInfo("synthetic-cifar10", 10, (3, 32, 32), 5000, 1000, False, SYNTH_MEAN, SYNTH_STD, "cifar"),
+    "synthetic-cifar100": DatasetInfo("synthetic-cifar100", 100, (3, 32, 32), 10000, 2000, False, SYNTH_MEAN, SYNTH_STD, "cifar"),
+    "synthetic-imagenet": DatasetInfo("synthetic-imagenet", 100, (3, 64, 64), 6400, 1000, False, SYNTH_MEAN, SYNTH_STD, "imagenet"),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise UserError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)})") from None
+
+
+def _sample_key(seed: int, epoch: int, index: int) -> int:
+    return ((seed * 1_000_003 + epoch) * 2_147_483_647 + index) & 0xFFFF_FFFF_FFFF
+
+
+# --------------------------------------------------------------------------------------------
+# In-memory uint8 image tensors (CIFAR, synthetic)
+# --------------------------------------------------------------------------------------------
+class TensorImageDataset(Dataset):
+    """uint8 images ``(N, C, H, W)`` and int64 labels, with seeded per-sample augmentation.
+
+    ``augment``: ``"cifar"`` (zero-pad by H/8, random crop, horizontal flip), ``"imagenet"``
+    (random resized crop with scale (0.25, 1), horizontal flip) or ``None``; then scaled to
+    [0, 1] and normalized with ``mean`` / ``std``.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean, std, augment=None, seed=0):
+        assert images.dtype == torch.uint8 and images.ndim == 4 and len(images) == len(labels)
+        self.images, self.labels = images, labels.long()
+        self.mean = torch.tensor(mean).view(-1, 1, 1)
+        self.std = torch.tensor(std).view(-1, 1, 1)
+        self.augment, self.seed, self.epoch = augment, seed, 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        x = self.images[i]
+        if self.augment:
+            rng = random.Random(_sample_key(self.seed, self.epoch, i))
+            _, h, w = x.shape
+            if self.augment == "cifar":
+                p = h // 8
+                x = F.pad(x, (p, p, p, p))
+                top, left = rng.randint(0, 2 * p), rng.randint(0, 2 * p)
+                x = x[:, top:top + h, left:left + w]
+            else:
+                area = h * w
+                for _ in range(10):
+                    a = area * rng.uniform(0.25, 1.0)
+                    r = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
+                    cw, ch = int(round(math.sqrt(a * r))), int(round(math.sqrt(a / r)))
+                    if 0 < cw <= w and 0 < ch <= h:
+                        top, left = rng.randint(0, h - ch), rng.randint(0, w - cw)
+                        break
+                else:
+                    ch, cw, top, left = h, w, 0, 0
+                x = x[:, top:top + ch, left:left + cw].float()
+                x = F.interpolate(x[None], size=(h, w), mode="bilinear", align_corners=False,
+                                  antialias=True)[0].clamp_(0, 255)
+            if rng.random() < 0.5:
+                x = x.flip(-1)
+        x = x.float().div_(255).sub_(self.mean).div_(self.std)
+        return x, int(self.labels[i])
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic data
+# --------------------------------------------------------------------------------------------
+_CHUNK = 500
+
+
+def _name_seed(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
+def _prototypes(name: str, num_classes: int, size: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(_name_seed(name))
+    grid = torch.randn(num_classes, 3, 4, 4, generator=g)
+    fine = 0.35 * torch.randn(num_classes, 3, 8, 8, generator=g)
+    up = lambda t: F.interpolate(t, size=(size, size), mode="bicubic", align_corners=False)
+    return up(grid) + up(fine)
+
+
+def _synthetic_chunk(name: str, split: str, chunk: int, protos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    k, c, h, w = protos.shape
+    g = torch.Generator().manual_seed(_name_seed(f"{name}/{split}/{chunk}"))
+    n = _CHUNK
+    labels = torch.randint(k, (n,), generator=g)
+    distract = (labels + torch.randint(1, k, (n,), generator=g)) % k
+    s = h // 8
+    dy = torch.randint(-s, s + 1, (n,), generator=g)
+    dx = torch.randint(-s, s + 1, (n,), generator=g)
+    rows = (torch.arange(h)[None, :] - dy[:, None]) % h
+    cols = (torch.arange(w)[None, :] - dx[:, None]) % w
+    x = protos[labels][torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None],
+                       rows[:, None, :, None], cols[:, None, None, :]]
+    contrast = 0.7 + 0.6 * torch.rand(n, 1, 1, 1, generator=g)
+    bright = 0.3 * torch.randn(n, 3, 1, 1, generator=g)
+    x = contrast * x + 0.45 * protos[distract].roll(s, dims=-1) + bright
+    x = x + 0.6 * torch.randn(x.shape, generator=g)
+    img = (128 + 48 * x).round_().clamp_(0, 255).to(torch.uint8)
+    return img, labels
+
+
+def synthetic_tensors(name: str, split: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``size`` samples of synthetic split ``split`` ("train"/"val") of dataset ``name``."""
+    info = dataset_info(name)
+    protos = _prototypes(name, info.num_classes, info.input_size[1])
+    chunks = [_synthetic_chunk(name, split, i, protos) for i in range(math.ceil(size / _CHUNK))]
+    images = torch.cat([c[0] for c in chunks])[:size]
+    labels = torch.cat([c[1] for c in chunks])[:size]
+    return images.contiguous(), labels
+
+
+# --------------------------------------------------------------------------------------------
+# CIFAR on disk (the python pickles of https://www.cs.toronto.edu/~kriz/cifar.html)
+# --------------------------------------------------------------------------------------------
+_CIFAR_FILES = {
+    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], b"labels"),
+    "cifar100": ("cifar-100-python", ["train"], ["test"], b"fine_labels"),
+}
+
+
+def read_cifar(root: str | os.PathLike, name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read the CIFAR python pickles under ``root`` into uint8 ``(N, 3, 32, 32)`` images and labels."""
+    folder, train_files, test_files, label_key = _CIFAR_FILES[name]
+    images, labels = [], []
+    for f in train_files if split == "train" else test_files:
+        path = Path(root) / folder / f
+        try:
+            with open(path, "rb") as fh:
+                entry = pickle.load(fh, encoding="bytes")
+            data = torch.as_tensor(entry[b"data"]).to(torch.uint8).reshape(-1, 3, 32, 32)
+            lab = torch.as_tensor(list(entry[label_key]), dtype=torch.long)
+        except FileNotFoundError:
+            raise UserError(f"{name}: missing file {path}") from None
+        except Exception as e:  # corrupt pickle, wrong shapes
+            raise UserError(f"{name}: cannot read {path}: {type(e).__name__}: {e}") from None
+        if len(data) != len(lab):
+            raise UserError(f"{name}: {path} has {len(data)} images but {len(lab)} labels")
+        images.append(data)
+        labels.append(lab)
+    return torch.cat(images), torch.cat(labels)
+
+
+def ensure_cifar(root: str | os.PathLike, name: str, download: bool) -> None:
+    folder = _CIFAR_FILES[name][0]
+    if (Path(root) / folder).is_dir():
+        return
+    if not download:
+        raise UserError(f"{name}: not found in data directory {root} (expected {folder}/; "
+                        "drop --no-download to download it)")
+    import torchvision
+    cls = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
+    try:
+        os.makedirs(root, exist_ok=True)
+        cls(str(root), train=True, download=True)
+    except Exception as e:
+        raise UserError(f"{name}: not found in {root} and download failed: {type(e).__name__}: "
+                        f"{str(e).splitlines()[0] if str(e) else ''}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# ImageFolder (ImageNet)
+# --------------------------------------------------------------------------------------------
+class SeededTransformDataset(Dataset):
+    """Applies ``transform`` to ``base[i]`` under a torch RNG seeded from (seed, epoch, i)."""
+
+    def __init__(self, base, transform, seed=0):
+        self.base, self.transform, self.seed, self.epoch = base, transform, seed, 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        img, y = self.base[i]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_sample_key(self.seed, self.epoch, i))
+            x = self.transform(img)
+        return x, y
+
+
+def imagenet_transforms(train: bool, size: int = 224, augment: bool = True):
+    from torchvision import transforms as T
+    norm = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+    if train and augment:
+        return T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), *norm])
+    return T.Compose([T.Resize(round(size * 256 / 224)), T.CenterCrop(size), *norm])
+
+
+def check_imagenet_dir(data_dir) -> Path:
+    root = Path(data_dir)
+    for split in ("train", "val"):
+        if not (root / split).is_dir():
+            raise UserError(f"imagenet: data directory {root} has no {split}/ folder "
+                            "(expected ImageFolder layout DATA_DIR/{train,val}/<class>/<image>)")
+    return root
+
+
+# --------------------------------------------------------------------------------------------
+def check_data(name: str, data_dir, download: bool = True) -> DatasetInfo:
+    """Cheap checks before a run starts: known name, data directory present where one is needed."""
+    info = dataset_info(name)
+    if info.needs_data_dir:
+        if data_dir is None:
+            raise UserError(f"{name}: needs --data-dir")
+        if name == "imagenet":
+            check_imagenet_dir(data_dir)
+        elif not (Path(data_dir) / _CIFAR_FILES[name][0]).is_dir() and not download:
+            raise UserError(f"{name}: not found in data directory {data_dir} (expected "
+                            f"{_CIFAR_FILES[name][0]}/; drop --no-download to download it)")
+    return info
+
+
+def build_datasets(name: str, data_dir=None, *, train_size: int | None = None, val_size: int | None = None,
+                   augment: bool = True, seed: int = 0, download: bool = True):
+    """``(train_dataset, val_dataset, info)``; both datasets have ``set_epoch``.
+
+    ``train_size`` / ``val_size``: use only the first N samples (synthetic sets: generate N).
+    """
+    info = check_data(name, data_dir, download)
+    for label, n in (("train_size", train_size), ("val_size", val_size)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise UserError(f"{label}: must be a positive integer, got {n!r}")
+    if name == "imagenet":
+        from torchvision.datasets import ImageFolder
+        root = check_imagenet_dir(data_dir)
+        try:
+            tr, va = ImageFolder(str(root / "train")), ImageFolder(str(root / "val"))
+        except Exception as e:
+            raise UserError(f"imagenet: cannot read {root}: {str(e).splitlines()[0]}") from None
+        if tr.classes != va.classes:
+            raise UserError(f"imagenet: {root}/train and {root}/val have different class folders")
+        num_classes = len(tr.classes)
+        if train_size is not None:
+            tr = torch.utils.data.Subset(tr, range(min(train_size, len(tr))))
+        if val_size is not None:
+            va = torch.utils.data.Subset(va, range(min(val_size, len(va))))
+        train = SeededTransformDataset(tr, imagenet_transforms(True, augment=augment), seed)
+        val = SeededTransformDataset(va, imagenet_transforms(False), seed)
+        info = DatasetInfo(**{**info.__dict__, "num_classes": num_classes})
+        return train, val, info
+    if name.startswith("synthetic-"):
+        ti, tl = synthetic_tensors(name, "train", train_size or info.train_size)
+        vi, vl = synthetic_tensors(name, "val", val_size or info.val_size)
+    else:
+        ensure_cifar(data_dir, name, download)
+        ti, tl = read_cifar(data_dir, name, "train")
+        vi, vl = read_cifar(data_dir, name, "val")
+        ti, tl = ti[:train_size], tl[:train_size]
+        vi, vl = vi[:val_size], vl[:val_size]
+        if int(max(tl.max(), vl.max())) >= info.num_classes:
+            raise UserError(f"{name}: labels out of range 0..{info.num_classes - 1} in {data_dir}")
+    style = info.style if augment else None
+    train = TensorImageDataset(ti, tl, info.mean, info.std, augment=style, seed=seed)
+    val = TensorImageDataset(vi, vl, info.mean, info.std, augment=None, seed=seed)
+    return train, val, info

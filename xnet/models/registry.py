@@ -1,0 +1,177 @@
+"""Model registry: published names and the structured form, both resolved to a :class:`ModelSpec`.
+
+``create("X-DenseNet-BC-40-24-2")`` and ``create("densenet_bc_cifar", depth=40, growth=24,
+conv="x", compression=2)`` build the same model.  Names are matched case-insensitively.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from .alexnet import X_ALEXNET_DEGREES, AlexNet
+from .densenet import IMAGENET as DENSENET_IMAGENET, DenseNetBCCifar, DenseNetBCImageNet
+from .mobilenet import MobileNetV1
+from .resnet import DEPTHS as RESNET_DEPTHS, ResNet
+from .vgg import VGGCifar
+
+X_VGG_COMPRESSION = {1: 9, 2: 13}
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    cls: type
+    default_dataset: str
+    input_size: tuple
+    defaults: dict
+    doc: str
+
+
+FAMILIES = {f.name: f for f in (
+    Family("vgg16_cifar", VGGCifar, "cifar10", (3, 32, 32), {}, "VGG16-BN for CIFAR (Table 2, 4)"),
+    Family("alexnet_imagenet", AlexNet, "imagenet", (3, 224, 224), {}, "AlexNet, X-Linear classifier (Table 3)"),
+    Family("resnet_imagenet", ResNet, "imagenet", (3, 224, 224), {"depth": 50}, "ResNet-18..152 (Table 1)"),
+    Family("densenet_bc_cifar", DenseNetBCCifar, "cifar10", (3, 32, 32), {"depth": 40, "growth": 24},
+           "DenseNet-BC-depth-growth for CIFAR (Figures 4, 6; Table 4)"),
+    Family("densenet_bc_imagenet", DenseNetBCImageNet, "imagenet", (3, 224, 224), {"depth": 121},
+           "DenseNet-BC-121/169/201/161 (Table 1)"),
+    Family("mobilenet05_imagenet", MobileNetV1, "imagenet", (3, 224, 224), {"width": 0.5},
+           "MobileNet v1, width 0.5, X/G pointwise (Figure 3, Table 5)"),
+)}
+
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
+
+NAME_FORMS = (
+    "ResNet-<depth>, X-ResNet-<C>-<depth>, G-ResNet-<C>-<depth>  (depth 18/34/50/101/152)",
+    "DenseNet-BC-<depth>, X-DenseNet-BC-<C>-<depth>  (ImageNet, depth 121/169/201/161)",
+    "DenseNet-BC-<depth>-<growth>, X-DenseNet-BC-<depth>-<growth>-<C>, XDNetBC-<depth>-<growth> (CIFAR, C=2)",
+    "VGG16-Orig, VGG16, VGG, X-VGG16-1, X-VGG16-2, X-VGG-1, X-VGG-2",
+    "AlexNet-Orig, AlexNet, X-AlexNet-1, X-AlexNet-2",
+    "MobileNet-0.5, X-MobileNet-0.5-<C>, G-MobileNet-0.5-<C> (also X-Mobilenet0.5-<C>)",
+    "or a family name with keyword overrides: " + ", ".join(FAMILIES),
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to build: ``family`` (a recipe family of recipes.csv), constructor ``kwargs``, the
+    paper's dataset (``default_dataset``) and input size ``(C, H, W)``."""
+
+    name: str
+    family: str
+    kwargs: dict = field(default_factory=dict)
+    default_dataset: str = "imagenet"
+    input_size: tuple = (3, 224, 224)
+
+    def build(self, num_classes=None, seed=0) -> nn.Module:
+        if num_classes is None:
+            num_classes = NUM_CLASSES[self.default_dataset]
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes: must be a positive integer, got {num_classes!r}")
+        return FAMILIES[self.family].cls(num_classes=num_classes, seed=seed, **self.kwargs)
+
+
+def _int(s):
+    return int(s)
+
+
+def _parse(name: str):
+    """Return (family, kwargs) for a published name, or None."""
+    n = name.strip().lower().replace("_", "-").replace(" ", "")
+    if m := re.fullmatch(r"resnet-?(\d+)", n):
+        return "resnet_imagenet", {"depth": _int(m[1])}
+    if m := re.fullmatch(r"([xg])-resnet-(\d+)-(\d+)", n):
+        return "resnet_imagenet", {"depth": _int(m[3]), "conv": m[1], "compression": _int(m[2])}
+    if m := re.fullmatch(r"densenet-bc-(\d+)", n):
+        return "densenet_bc_imagenet", {"depth": _int(m[1])}
+    if m := re.fullmatch(r"densenet-bc-(\d+)-(\d+)", n):
+        return "densenet_bc_cifar", {"depth": _int(m[1]), "growth": _int(m[2])}
+    if m := re.fullmatch(r"([xg])-densenet-bc-(\d+)-(\d+)", n):
+        if _int(m[3]) not in DENSENET_IMAGENET:
+            raise ValueError(f"{name!r}: X-DenseNet-BC-<C>-<depth> is the ImageNet form (depth "
+                             f"{sorted(DENSENET_IMAGENET)}); for CIFAR write X-DenseNet-BC-<depth>-<growth>-<C>")
+        return "densenet_bc_imagenet", {"depth": _int(m[3]), "conv": m[1], "compression": _int(m[2])}
+    if m := re.fullmatch(r"([xg])-densenet-bc-(\d+)-(\d+)-(\d+)", n):
+        return "densenet_bc_cifar", {"depth": _int(m[2]), "growth": _int(m[3]), "conv": m[1],
+                                     "compression": _int(m[4])}
+    if m := re.fullmatch(r"xdnetbc-(\d+)-(\d+)", n):
+        return "densenet_bc_cifar", {"depth": _int(m[1]), "growth": _int(m[2]), "conv": "x", "compression": 2}
+    if re.fullmatch(r"vgg(16)?(-bn)?(-orig)?", n):
+        return "vgg16_cifar", {}
+    if m := re.fullmatch(r"x-vgg(16)?-(\d+)", n):
+        if _int(m[2]) not in X_VGG_COMPRESSION:
+            raise ValueError(f"{name!r}: the paper has X-VGG16-1 and X-VGG16-2 only; use "
+                             f"create('vgg16_cifar', conv='x', compression=C) for others")
+        return "vgg16_cifar", {"conv": "x", "compression": X_VGG_COMPRESSION[_int(m[2])]}
+    if re.fullmatch(r"alexnet(-orig)?", n):
+        return "alexnet_imagenet", {}
+    if m := re.fullmatch(r"x-alexnet-(\d+)", n):
+        if _int(m[1]) not in X_ALEXNET_DEGREES:
+            raise ValueError(f"{name!r}: the paper has X-AlexNet-1 and X-AlexNet-2 only; use "
+                             f"create('alexnet_imagenet', conv='x', compression=C) for others")
+        return "alexnet_imagenet", {"conv": "x", "degrees": X_ALEXNET_DEGREES[_int(m[1])]}
+    if re.fullmatch(r"mobilenet-?0\.5", n):
+        return "mobilenet05_imagenet", {}
+    if m := re.fullmatch(r"([xg])-mobilenet-?0\.5-(\d+)", n):
+        return "mobilenet05_imagenet", {"conv": m[1], "compression": _int(m[2])}
+    return None
+
+
+def _check_kwargs(family: Family, kwargs: dict) -> None:
+    params = inspect.signature(family.cls).parameters
+    allowed = [p for p in params if p not in ("self", "num_classes", "seed")]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(f"{family.name}: unknown argument(s) {', '.join(unknown)}; accepted: {', '.join(allowed)}")
+    if "depth" in kwargs:
+        d = kwargs["depth"]
+        if family.name == "resnet_imagenet" and d not in RESNET_DEPTHS:
+            raise ValueError(f"depth: ResNet depth must be one of {sorted(RESNET_DEPTHS)}, got {d!r}")
+        if family.name == "densenet_bc_imagenet" and d not in DENSENET_IMAGENET and "blocks" not in kwargs:
+            raise ValueError(f"depth: ImageNet DenseNet-BC depth must be one of {sorted(DENSENET_IMAGENET)}, got {d!r}")
+        if family.name == "densenet_bc_cifar" and (not isinstance(d, int) or d < 10 or (d - 4) % 6):
+            raise ValueError(f"depth: CIFAR DenseNet-BC depth must be 6n + 4 (n >= 1), got {d!r}")
+    c = kwargs.get("compression", 1)
+    if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+        raise ValueError(f"compression: must be an integer >= 1, got {c!r}")
+    if kwargs.get("conv", "dense") not in ("dense", "x", "g"):
+        raise ValueError(f"conv: must be one of dense, x, g, got {kwargs['conv']!r}")
+
+
+def resolve(name: str, **overrides) -> ModelSpec:
+    """Resolve a published model name (or a family name) plus keyword overrides to a ModelSpec.
+
+    Raises ``ValueError`` listing the accepted forms for an unknown or malformed name.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"name: must be a string, got {type(name).__name__}")
+    key = name.strip().lower()
+    if key in FAMILIES:
+        family, kwargs = key, {}
+    else:
+        parsed = _parse(name)
+        if parsed is None:
+            raise ValueError(f"unknown model {name!r}; accepted names:\n  " + "\n  ".join(NAME_FORMS))
+        family, kwargs = parsed
+    fam = FAMILIES[family]
+    kwargs = {**fam.defaults, **kwargs, **overrides}
+    _check_kwargs(fam, kwargs)
+    return ModelSpec(name=name, family=family, kwargs=kwargs, default_dataset=fam.default_dataset,
+                     input_size=fam.input_size)
+
+
+def create(name: str, num_classes: int | None = None, seed: int = 0, **overrides) -> nn.Module:
+    """Build a model by published name or family name (see :func:`resolve`).
+
+    ``num_classes`` defaults to the paper's dataset (10 for CIFAR families, 1000 for ImageNet);
+    ``seed`` seeds the expander graphs (X-layer i gets ``seed * 10007 + i``), not the weights.
+    """
+    return resolve(name, **overrides).build(num_classes=num_classes, seed=seed)
+
+
+def list_models() -> list[str]:
+    """The model families (the structured form's first argument)."""
+    return list(FAMILIES)
