@@ -16,7 +16,7 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])  # CUDA case
 
 
 def _assert_close(a, b):
-    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * max(1.0, float(b.abs().max())))
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * max(1.0, float(b.detach().abs().max())))
 
 
 def _conv_case(layer, x):
@@ -173,10 +173,10 @@ def test_graph_argument_and_grouped_graph_equals_gconv():
 def test_kaiming_init_for_fan_in_d():
     torch.manual_seed(0)
     layer = XConv2d(512, 512, 3, compression=16)
-    std = float(layer.weight.std())
+    std = float(layer.weight.detach().std())
     assert std == pytest.approx(math.sqrt(2 / (32 * 9)), rel=0.05)  # fan-in D*k*k, not in*k*k
     lin = XLinear(4096, 256, degree=64)
-    assert float(lin.weight.std()) == pytest.approx(math.sqrt(2 / 64), rel=0.05)
+    assert float(lin.weight.detach().std()) == pytest.approx(math.sqrt(2 / 64), rel=0.05)
 
 
 def test_extra_repr():
@@ -224,3 +224,25 @@ def test_bad_channel_counts():
         XConv2d(0, 8, 3, degree=1)
     with pytest.raises(ValueError, match="^out_features:"):
         XLinear(8, -1, degree=1)
+
+
+def test_auto_rule():
+    x1, x3 = torch.randn(2, 64, 4, 4), torch.randn(2, 64, 4, 4)
+    pick = lambda layer, x: XF.choose_backend(x, layer.weight, layer.neighbors, layer._fast_block)
+    assert pick(XConv2d(64, 64, 3, degree=16, block_size=8), x3) == "block"
+    assert pick(XConv2d(64, 64, 3, degree=32, block_size=8), x3) == "block"      # 3x3 at C = 2
+    assert pick(XConv2d(64, 64, 1, degree=32, block_size=8), x1) == "masked"     # 1x1 at C = 2
+    assert pick(XConv2d(64, 64, 3, degree=16, seed=0), x3) == "masked"           # channel-level graph
+    assert pick(XConv2d(64, 64, 1, degree=4, seed=0), x1) == "sparse"            # 1x1 at C = 16
+    assert pick(XConv2d(64, 64, 1, graph=grouped_graph(64, 64, 4)), x1) == "block"  # detected blocks
+
+
+def test_sparse_backend_after_loading_another_graph():
+    # the transposed CSR pattern is cached on the neighbors buffer; loading a checkpoint (an
+    # in-place copy) must invalidate it
+    torch.manual_seed(0)
+    a = XConv2d(32, 16, 1, degree=4, seed=0, backend="sparse")
+    x = torch.randn(2, 32, 3, 3)
+    _conv_case(a, x)
+    a.load_state_dict(XConv2d(32, 16, 1, degree=4, seed=1, backend="sparse").state_dict())
+    _conv_case(a, x)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import os
 from pathlib import Path
 
 import pytest
@@ -22,28 +23,45 @@ def _csv(name):
         return list(csv.DictReader(f))
 
 
-def published_names():
-    names = []
-    for f, col in (("table1_imagenet_resnet_densenet.csv", "model"), ("table4_cifar10_stability_10runs.csv", "model"),
-                   ("figure4_cifar_densenet_tradeoff.csv", "model"), ("figure6_cifar100_wider_deeper.csv", "model"),
-                   ("readme_cifar_xdensenet.csv", "model"), ("readme_imagenet_xmobilenet.csv", "model")):
-        names += [r[col] for r in _csv(f)]
-    for f in ("table2_cifar10_vgg16_vs_pruning.csv", "table3_imagenet_alexnet_vs_pruning.csv"):
-        names += [r["method"] for r in _csv(f) if r["kind"] != "pruning"]
+# The names issue 3 lists, and every name printed in a table with a params / FLOPs column.
+CORE_NAMES = sorted({
+    *(r["model"] for r in _csv("table1_imagenet_resnet_densenet.csv")),
+    *(r["method"] for f in ("table2_cifar10_vgg16_vs_pruning.csv", "table3_imagenet_alexnet_vs_pruning.csv")
+      for r in _csv(f) if r["kind"] != "pruning"),
+    *(r["model"] for r in _csv("readme_cifar_xdensenet.csv")),
+    *(r["model"] for r in _csv("readme_imagenet_xmobilenet.csv")),
+    *(f"{k}-MobileNet-0.5-{c}" for k in "XG" for c in (2, 4, 8, 16)),
+    "MobileNet-0.5", "VGG", "X-VGG-1", "X-VGG-2", "DenseNet-BC-40-24", "X-DenseNet-BC-40-24-2",
+    "X-DenseNet-BC-70-60-16",
+})
+
+
+# The deepest ImageNet X-models: their family and kind are exercised by X-DenseNet-BC-2-121 and
+# X-ResNet-2-34/50, their counts by ``python -m xnet.profile``; building them costs ~10 s each.
+HEAVY_NAMES = ["X-DenseNet-BC-2-161", "X-DenseNet-BC-2-169", "X-DenseNet-BC-2-201", "X-ResNet-2-101"]
+
+
+def _accuracy_only_names():
+    names = [r["model"] for f in ("table4_cifar10_stability_10runs.csv", "figure4_cifar_densenet_tradeoff.csv",
+                                  "figure6_cifar100_wider_deeper.csv") for r in _csv(f)]
     for r in _csv("table5_imagenet_mobilenet05_2runs.csv"):
         c = r["compression"]
-        names.append({"dense": "MobileNet-0.5", "grouped": f"G-MobileNet-0.5-{c}", "expander": f"X-MobileNet-0.5-{c}"}[r["kind"]])
-    names += ["VGG16-Orig", "VGG", "X-VGG16-1", "X-VGG16-2", "X-VGG-1", "X-VGG-2", "AlexNet-Orig", "X-AlexNet-1",
-              "X-AlexNet-2", "X-Mobilenet0.5-4", "X-DenseNet-BC-70-60-16"]
-    return sorted(set(names))
+        names.append({"dense": "MobileNet-0.5", "grouped": f"G-MobileNet-0.5-{c}",
+                      "expander": f"X-MobileNet-0.5-{c}"}[r["kind"]])
+    return sorted(set(names) - set(CORE_NAMES))
 
 
-ALL_NAMES = published_names()
+# Names printed only beside accuracies (Table 4, Figures 4 and 6: CIFAR DenseNet-BC variants of the
+# same family): always resolved; built and run only with XNET_FULL_MODEL_TESTS=1 (they take minutes).
+EXTRA_NAMES = _accuracy_only_names()
+ALL_NAMES = CORE_NAMES + EXTRA_NAMES
+FULL = os.environ.get("XNET_FULL_MODEL_TESTS") == "1"
 
 
 @functools.lru_cache(maxsize=None)
-def built(name, num_classes=None):
-    return create(name, num_classes=num_classes, seed=0)
+def built(name):
+    """Each model is built once per test session (default classes, seed 0) and shared by the tests."""
+    return create(name, seed=0)
 
 
 def test_list_models_are_the_recipe_families():
@@ -60,42 +78,55 @@ def test_every_published_name_resolves(name):
 
 
 def _small_input(spec):
-    if spec.family == "vgg16_cifar":
-        return (2, 3, 32, 32)
-    if spec.family == "densenet_bc_cifar":
-        return (2, 3, 16, 16)
-    return (1, 3, 64, 64)
+    """Small inputs that every family accepts (AlexNet needs about 64 pixels, VGG 32)."""
+    return {"vgg16_cifar": (1, 3, 32, 32), "densenet_bc_cifar": (1, 3, 8, 8),
+            "alexnet_imagenet": (1, 3, 64, 64)}.get(spec.family, (1, 3, 32, 32))
 
 
-@pytest.mark.parametrize("name", ALL_NAMES)
+@pytest.mark.parametrize("name", [n for n in CORE_NAMES if n not in HEAVY_NAMES] + [
+    pytest.param(n, marks=pytest.mark.skipif(not FULL, reason="set XNET_FULL_MODEL_TESTS=1"))
+    for n in HEAVY_NAMES + EXTRA_NAMES])
 def test_every_published_name_builds_and_runs(name):
     spec = resolve(name)
-    model = create(name, num_classes=7, seed=1).eval()
+    model = built(name).eval()
     with torch.no_grad():
         y = model(torch.randn(_small_input(spec)))
-    assert y.shape == (_small_input(spec)[0], 7) and torch.isfinite(y).all()
+    classes = 10 if spec.default_dataset == "cifar10" else 1000
+    assert y.shape == (1, classes) and torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("name", ["ResNet-50", "X-ResNet-2-50", "X-DenseNet-BC-2-121", "X-MobileNet-0.5-2",
+                                  "G-MobileNet-0.5-2", "X-AlexNet-1"])
+def test_imagenet_models_run_at_64_pixels(name):
+    with torch.no_grad():
+        y = built(name).eval()(torch.randn(2, 3, 64, 64))
+    assert y.shape == (2, 1000) and torch.isfinite(y).all()
 
 
 def test_default_num_classes_follow_the_dataset():
     assert built("X-VGG16-1").classifier[-1].out_features == 10
     assert built("MobileNet-0.5").classifier.out_features == 1000
     assert create("DenseNet-BC-40-24", num_classes=100).classifier.out_features == 100
+    assert create("G-MobileNet-0.5-2", num_classes=100)(torch.randn(2, 3, 64, 64)).shape == (2, 100)
+    assert create("X-AlexNet-2", num_classes=100, width=0.125).classifier[-1].out_features == 100
 
 
 @pytest.mark.parametrize("depth", [18, 34, 50, 101])
 def test_resnet_matches_torchvision(depth):
-    ours = create(f"ResNet-{depth}")
+    ours = built(f"ResNet-{depth}") if depth != 18 else create("ResNet-18")
     theirs = getattr(torchvision.models, f"resnet{depth}")()
     assert count_params(ours) == count_params(theirs)
-    ours.load_state_dict(theirs.state_dict())  # same layout and names
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(ours.eval()(x), theirs.eval()(x))
+    if depth in (18, 50):
+        ours = create(f"ResNet-{depth}")
+        ours.load_state_dict(theirs.state_dict())  # same layout and parameter names
+        x = torch.randn(1, 3, 32, 32)
+        with torch.no_grad():
+            torch.testing.assert_close(ours.eval()(x), theirs.eval()(x))
 
 
 @pytest.mark.parametrize("depth", [121, 169, 201, 161])
 def test_densenet_imagenet_matches_torchvision(depth):
-    ours = create(f"DenseNet-BC-{depth}")
+    ours = built(f"DenseNet-BC-{depth}")
     theirs = getattr(torchvision.models, f"densenet{depth}")()
     assert count_params(ours) == count_params(theirs)
     shapes = sorted(tuple(p.shape) for p in ours.parameters())
@@ -119,7 +150,7 @@ def test_structured_form_builds_the_named_model():
 
 def test_overrides_make_tiny_variants():
     for name, kw in (("resnet_imagenet", dict(depth=18, width=0.25, conv="x", compression=2)),
-                     ("X-ResNet-2-50", dict(width=0.125)),
+                     ("X-ResNet-2-50", dict(width=0.125, depth=18)),
                      ("mobilenet05_imagenet", dict(width=0.25, conv="g", compression=2)),
                      ("X-VGG16-1", dict(width=0.25)),
                      ("X-AlexNet-2", dict(width=0.125)),
@@ -129,7 +160,7 @@ def test_overrides_make_tiny_variants():
         with torch.no_grad():
             x = torch.randn(2, 3, 32, 32) if resolve(name).default_dataset == "cifar10" else torch.randn(2, 3, 64, 64)
             assert m(x).shape == (2, 5)
-        assert count_params(m) < count_params(built(name)) if name in ("X-ResNet-2-50", "X-VGG16-1") else True
+        assert count_params(m) < 1_000_000
 
 
 def _x_graphs(model):
@@ -138,6 +169,7 @@ def _x_graphs(model):
 
 def test_seeds_give_distinct_reproducible_graphs():
     a, b, c = (create("X-MobileNet-0.5-4", seed=s) for s in (5, 5, 6))
+    assert not torch.equal(_x_graphs(a)[0], _x_graphs(built("X-MobileNet-0.5-4"))[0])  # seed 0
     ga, gb, gc = _x_graphs(a), _x_graphs(b), _x_graphs(c)
     assert len(ga) == 12
     assert all(torch.equal(x, y) for x, y in zip(ga, gb))
@@ -164,7 +196,7 @@ def test_x_densenet_compressed_layers():
     cifar = built("X-DenseNet-BC-40-24-2")
     assert type(cifar.features.conv0) is nn.Conv2d
     assert isinstance(cifar.features.transition1.conv, XConv2d)
-    imnet = create("X-DenseNet-BC-2-121")
+    imnet = built("X-DenseNet-BC-2-121")
     assert type(imnet.features.transition1.conv) is nn.Conv2d and type(imnet.features.conv0) is nn.Conv2d
     layer = imnet.features.denseblock1_layer1
     assert isinstance(layer.conv1, XConv2d) and isinstance(layer.conv2, XConv2d)
@@ -172,7 +204,7 @@ def test_x_densenet_compressed_layers():
 
 
 def test_mobilenet_compresses_all_pointwise_but_the_first():
-    x, g = built("X-MobileNet-0.5-4"), create("G-MobileNet-0.5-4")
+    x, g = built("X-MobileNet-0.5-4"), built("G-MobileNet-0.5-4")
     pw_x = [m for m in x.features if isinstance(m, (nn.Conv2d, XConv2d)) and m.kernel_size == (1, 1)]
     pw_g = [m for m in g.features if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)]
     assert _kinds(pw_x) == ["d"] + ["x"] * 12 and pw_x[0].in_channels == 16 and pw_x[0].out_channels == 32

@@ -165,11 +165,12 @@ def test_paper_dryrun_resources_and_command():
 
 @needs_snakemake
 def test_smoke_dryrun_and_one_table_only():
-    jobs, out = dryrun_train_jobs()
+    jobs, out = dryrun_train_jobs("-p")
     cfg = load("config.yaml")
     assert {(m, d, s) for m, d, s, _ in jobs} == set(wflib.run_matrix(cfg))
-    assert "--dataset synthetic-cifar10 --epochs 1" in snakemake(
-        "-n", "-F", "-p", "--cores", "2", "runs/smoke/cifar10/X-VGG16-1/seed1/metrics.json")
+    assert ("-m xnet train --model X-VGG16-1 --seed 1 --out runs/smoke/cifar10/X-VGG16-1/seed1"
+            " --dataset synthetic-cifar10 --epochs 1 --batch-size 16 --device cpu") in out
+    assert "OMP_NUM_THREADS=1" in out
     # one table only needs only that table's runs
     jobs4, _ = dryrun_train_jobs("results/tables/table4.md")
     assert {(m, d, s) for m, d, s, _ in jobs4} == set(wflib.run_matrix(cfg, ["table4"]))
@@ -276,6 +277,9 @@ def test_tables_1_2_3_5_published_columns(tmp_path):
     assert t1.loc["ResNet-50"].published_flops_100M == 80 and t1.loc["ResNet-50"].rerun_acc == 70.0
     assert t1.loc["ResNet-34"].n == 0 and pd.isna(t1.loc["ResNet-34"].rerun_acc)
     assert got["table2"].loc["X-VGG16-1"].published_params_M == 1.65
+    assert got["table2"].loc["Liu et al. [42]"].published_acc == 93.8  # pruning context row
+    assert pd.isna(got["table2"].loc["Liu et al. [42]"].rerun_acc)
+    assert len(got["table3"]) == 3 + 5
     assert got["table2"].loc["X-VGG16-1"]["diff"] == pytest.approx(93.0 - 93.4)
     assert got["table3"].loc["AlexNet-Orig"].published_acc == pytest.approx(57.2)
     x4 = got["table5"].loc["X4"]

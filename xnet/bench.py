@@ -152,7 +152,11 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny shapes, to check that it runs")
     ap.add_argument("--slow", type=float, default=1.0,
                     help="seconds: a case whose warm-up call is slower than this is timed by that call alone")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default: torch's); 1 gives stable ratios on a busy machine")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     configs = [(1, 512, 14), (3, 256, 14)] if not args.quick else [(1, 32, 6), (3, 32, 6)]
     print(machine_info())

@@ -25,6 +25,7 @@ PUBLISHED = Path(__file__).resolve().parent / "published"
 TABLE1_NOTE_X = "published X column is about half the dense row; counted with the original rule (blocks only)"
 NOTES = {
     "DenseNet-BC-161": "published 110 does not follow 2 x MACs (misprint, see CONVENTIONS.md)",
+    "X-DenseNet-BC-2-161": "published 55 is half of the misprinted dense 110; counted with the original rule",
     "X-DenseNet-BC-40-24-2": "published params rounded to 0.1M",
     "X-VGG16-1": "per-layer compression 9 chosen to hit the total",
     "X-VGG16-2": "per-layer compression 13 chosen to hit the total",
@@ -58,13 +59,14 @@ def published_rows():
             rows.append(("MobileNet-0.5", "Figure 3", "macs", "M MACs", float(r["xconv_flops_M"]), "paper: 150M"))
     for r in _read("readme_imagenet_xmobilenet.csv"):
         c = r["compression"]
-        rows.append((f"X-MobileNet-0.5-{c}", "README MobileNet", "macs", "M MACs", float(r["flops_M"]), ""))
+        rows.append((f"X-MobileNet-0.5-{c}", "README MobileNet", "macs", "M MACs", float(r["flops_M"]),
+                     "a constant ~0.5M below at every C (cause unknown; = the classifier's MACs)"))
     for r in _read("table5_imagenet_mobilenet05_2runs.csv"):
         if r["kind"] == "grouped":
             rows.append((f"G-MobileNet-0.5-{r['compression']}", "Table 5", "macs", "M MACs", None,
                          "no published count (same MACs as X by construction)"))
     rows.append(("DenseNet-BC-40-200", "Section 5.5", "macs", "G MACs", 19.9, "paper: 19.9B FLOPs"))
-    rows.append(("X-DenseNet-BC-40-200-30", "Section 5.5", "macs", "G MACs", 0.6, "paper: 0.6B FLOPs"))
+    rows.append(("X-DenseNet-BC-40-200-30", "Section 5.5", "macs", "G MACs", 0.6, "paper text rounds (0.6B FLOPs); degree = in // 30, stem dense"))
     return rows
 
 
@@ -72,9 +74,14 @@ SCALE = {"100M FLOPs (2 x MACs)": ("macs", 2 / 1e8), "M params": ("params", 1e-6
          "M MACs": ("macs", 1e-6), "G MACs": ("macs", 1e-9)}
 
 
-def comparison(models=None):
-    """Rows of dicts: model, source, unit, published, counted, ratio, params_M, macs_M, note."""
+def comparison(models=None, build=None):
+    """Rows of dicts: model, source, unit, published, counted, ratio, params_M, macs_M, note.
+
+    ``build(name)`` makes the model (default ``xnet.models.create(name)``; tests pass a cache).
+    """
     from .models import create, resolve
+
+    build = build or create
 
     counts, out = {}, []
     for model, source, _, unit, value, note in published_rows():
@@ -82,7 +89,7 @@ def comparison(models=None):
             continue
         if model not in counts:
             spec = resolve(model)
-            counts[model] = _profile(create(model), spec.input_size)
+            counts[model] = _profile(build(model), spec.input_size)
         c = counts[model]
         key, scale = SCALE[unit]
         counted = c[key] * scale

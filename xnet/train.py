@@ -210,6 +210,18 @@ def _barrier(d: Dist):
         dist.barrier()
 
 
+def _sync_buffers(model: nn.Module, d: Dist):
+    """Give every process rank 0's buffers (batch-norm statistics) before evaluating.
+
+    Evaluation runs on the bare module, not the DDP wrapper: the validation shards may differ in
+    batch count between processes, and the bare module's forward has no collectives.
+    """
+    if d.enabled:
+        import torch.distributed as dist
+        for b in model.buffers():
+            dist.broadcast(b, 0)
+
+
 class EpochSampler(torch.utils.data.Sampler):
     """A permutation of ``range(n)`` drawn from ``(seed, epoch)``, sharded ``rank::world``.
 
@@ -522,7 +534,8 @@ def _run(cfg, spec, recipe, info, epochs, batch_size, identity, d: Dist, out: Pa
         tr = train_one_epoch(net, train_loader, optimizer, scaler, device, epoch + 1, epochs,
                              cfg.limit_train_batches, amp, channels_last, d, cfg.progress)
         scheduler.step()
-        va = evaluate_model(net, val_loader, device, cfg.limit_val_batches, amp, channels_last, d,
+        _sync_buffers(model, d)
+        va = evaluate_model(model, val_loader, device, cfg.limit_val_batches, amp, channels_last, d,
                             cfg.progress, desc=f"val {epoch + 1}/{epochs}")
         dt = time.time() - t0
         train_time += dt

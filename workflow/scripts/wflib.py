@@ -240,6 +240,15 @@ def summarize(exp: dict, runs_exp: pd.DataFrame, pub: pd.DataFrame) -> pd.DataFr
             out["flops_100M"] = 2 * macs / 1e8
             out["published_flops_100M"] = float(prow["flops_100M"])
         rows.append(out)
+    # Tables 2 and 3 also print pruning methods: published only, for context
+    if "kind" in pub.columns and "method" in pub.columns:
+        for _, prow in pub[pub["kind"] == "pruning"].iterrows():
+            rows.append({"label": prow["method"], "model": "(pruning, published only)",
+                         "dataset": exp["dataset"], "train_dataset": "", "seeds": 0, "n": 0,
+                         "published_acc": float(prow["top1_acc"]), "rerun_acc": math.nan,
+                         "rerun_std": math.nan, "rerun_best_acc": math.nan, "diff": math.nan,
+                         "params_M": math.nan, "macs_M": math.nan,
+                         "published_params_M": float(prow["params_M"])})
     return pd.DataFrame(rows)
 
 
@@ -273,7 +282,7 @@ def display_table(summary: pd.DataFrame) -> pd.DataFrame:
     if "rerun_range" in summary:
         d["rerun range"] = summary["rerun_range"].map(_fmt)
     d["rerun best"] = summary["rerun_best_acc"].map(_fmt)
-    d["n seeds"] = [f"{n}/{s}" for n, s in zip(summary["n"], summary["seeds"])]
+    d["n seeds"] = [f"{n}/{s}" if s else "-" for n, s in zip(summary["n"], summary["seeds"])]
     d["diff"] = summary["diff"].map(lambda v: "-" if v != v else f"{v:+.2f}")
     if "published_params_M" in summary:
         d["params M (pub)"] = summary["params_M"].map(_fmt) + " (" + summary["published_params_M"].map(_fmt) + ")"
@@ -365,15 +374,34 @@ def figure_points(exp: dict, runs_exp: pd.DataFrame, pub: pd.DataFrame) -> pd.Da
     return pd.DataFrame(pts)
 
 
+def short_label(label: str, model: str, mode: str) -> str:
+    """Point annotation: the X-C notation's compression for Figure 6, the label otherwise."""
+    if mode == "depth_growth":
+        m = _DN.match(model)
+        if m:
+            return f"x{m['c'] or 1}"
+    return label
+
+
 def draw_figure(exp: dict, points: pd.DataFrame, scale_text: str, png_path, pdf_path, csv_path=None):
+    import textwrap
+
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
+    mode = exp.get("series") or ("conv" if exp.get("x") == "compression" else "family")
     datasets = list(dict.fromkeys(points["dataset"])) if len(points) else [exp["dataset"]]
-    fig, axes = plt.subplots(1, len(datasets), figsize=(6.2 * len(datasets), 4.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets) + 2.4, 4.9), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     series = list(dict.fromkeys(points["series"])) if len(points) else []
+    handles = []
+    for i, s in enumerate(series):
+        handles.append(Line2D([], [], color=colors[i % len(colors)], marker="o", label=s))
+    handles += [Line2D([], [], color="gray", marker="o", label="rerun (mean ± std over seeds)"),
+                Line2D([], [], color="gray", marker="o", ls="--", markerfacecolor="none",
+                       label="published")]
     for ax, ds in zip(axes[0], datasets):
         sub = points[points["dataset"] == ds]
         for i, s in enumerate(series):
@@ -383,27 +411,29 @@ def draw_figure(exp: dict, points: pd.DataFrame, scale_text: str, png_path, pdf_
             c = colors[i % len(colors)]
             ok = p[p["rerun_err"].notna() & p["x"].notna()]
             ax.errorbar(ok["x"], ok["rerun_err"], yerr=ok["rerun_err_std"], color=c, marker="o",
-                        ms=6, capsize=3, lw=1.5, label=f"{s} (rerun)")
+                        ms=6, capsize=3, lw=1.5)
             pp = p[p["published_err"].notna() & p["x"].notna()]
             ax.plot(pp["x"], pp["published_err"], color=c, ls="--", lw=1, marker="o", ms=8,
-                    markerfacecolor="none", markeredgewidth=1.5, label=f"{s} (published)")
+                    markerfacecolor="none", markeredgewidth=1.5)
             for _, r in ok.iterrows():
-                ax.annotate(r["label"], (r["x"], r["rerun_err"]), fontsize=6, alpha=0.7,
-                            xytext=(3, 3), textcoords="offset points")
+                ax.annotate(short_label(r["label"], r["model"], mode), (r["x"], r["rerun_err"]),
+                            fontsize=6, alpha=0.8, xytext=(3, 3), textcoords="offset points")
         if exp.get("x") == "compression":
             ax.set_xscale("log", base=2)
             ax.set_xlabel("compression of the 1x1 convolutions (x)")
         else:
+            ax.set_xscale("log")
             ax.set_xlabel("MACs (M), counted on the rerun's input size")
         ax.set_ylabel("top-1 error (%)")
         ax.set_title(ds)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, which="both")
+    axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle(exp["title"], fontsize=10)
-    fig.text(0.01, 0.01, scale_text + "\nfilled: rerun, final epoch, mean ± std over seeds; "
-             "hollow/dashed: published (at the rerun's x)", fontsize=7, va="bottom",
-             color="darkred" if "SMOKE" in scale_text else "black", wrap=True)
-    fig.tight_layout(rect=(0, 0.09, 1, 0.95))
+    caption = textwrap.fill(scale_text, 150) + "\nfilled: rerun, final-epoch top-1 error, mean ± std over " \
+        "seeds; hollow/dashed: published numbers (placed at the rerun's x)"
+    fig.text(0.01, 0.01, caption, fontsize=7, va="bottom",
+             color="darkred" if "SMOKE" in scale_text else "black")
+    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
     for p in (png_path, pdf_path):
         Path(p).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png_path, dpi=130)

@@ -10,6 +10,8 @@ import argparse
 import math
 import time
 
+import torch
+
 from . import (balanced_expander, block_expander, cayley_expander, grouped_graph, mixing_deviation,
                random_expander, sensitivity_depth, spectral_gap)
 
@@ -38,23 +40,33 @@ def main(argv=None):
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024])
     ap.add_argument("--compressions", type=int, nargs="+", default=[4, 16])
     ap.add_argument("--max-depth", type=int, default=12)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: the small SVDs get no faster with more, and on a "
+                         "busy machine multi-threaded LAPACK can be 50x slower)")
     args = ap.parse_args(argv)
-    t0 = time.time()
-    print(f"{'n':>5} {'C':>3} {'D':>4}  {'graph':<11} {'gap':>6} {'depth':>7} {'log_D n':>7} "
-          f"{'mix(rand)':>9} {'mix(intv)':>9}")
-    for n, c, d, name, gap, depth, mix_r, mix_i in rows(args.sizes, args.compressions, args.max_depth):
-        dep = str(depth) if depth is not None else f">{args.max_depth}"
-        print(f"{n:>5} {c:>3} {d:>4}  {name:<11} {gap:>6.3f} {dep:>7} {math.log(n) / math.log(d):>7.2f} "
-              f"{mix_r:>9.3f} {mix_i:>9.3f}")
-    p = 257
-    for d in (128, 64, 16):
-        g = cayley_expander(p, d)
-        print(f"{p:>5} {(p - 1) // d:>3} {d:>4}  {'X cayley':<11} {spectral_gap(g):>6.3f} "
-              f"{str(sensitivity_depth([g] * args.max_depth)):>7} {math.log(p) / math.log(d):>7.2f} "
-              f"{mixing_deviation(g, num_samples=100):>9.3f} {mixing_deviation(g, num_samples=100, sets='intervals'):>9.3f}")
-    print("gap: 1 - s2/s1 (paper's gamma); depth: stacked layers (each freshly drawn) until every output "
-          "sees every input (Theorem 1);\nmix: max relative deviation of e(S,T) from D|S||T|/n over 100 "
-          f"set pairs of size n/4 (Theorem 2).  [{time.time() - t0:.1f}s]")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        t0 = time.time()
+        print(f"{'n':>5} {'C':>3} {'D':>4}  {'graph':<11} {'gap':>6} {'depth':>7} {'log_D n':>7} "
+              f"{'mix(rand)':>9} {'mix(intv)':>9}")
+        for n, c, d, name, gap, depth, mix_r, mix_i in rows(args.sizes, args.compressions, args.max_depth):
+            dep = str(depth) if depth is not None else f">{args.max_depth}"
+            print(f"{n:>5} {c:>3} {d:>4}  {name:<11} {gap:>6.3f} {dep:>7} {math.log(n) / math.log(d):>7.2f} "
+                  f"{mix_r:>9.3f} {mix_i:>9.3f}")
+        p = 257
+        for d in (128, 64, 16):
+            g = cayley_expander(p, d)
+            depth = sensitivity_depth([g] * args.max_depth)
+            dep = str(depth) if depth is not None else f">{args.max_depth}"
+            print(f"{p:>5} {(p - 1) // d:>3} {d:>4}  {'X cayley':<11} {spectral_gap(g):>6.3f} "
+                  f"{dep:>7} {math.log(p) / math.log(d):>7.2f} "
+                  f"{mixing_deviation(g, num_samples=100):>9.3f} {mixing_deviation(g, num_samples=100, sets='intervals'):>9.3f}")
+        print("gap: 1 - s2/s1 (paper's gamma); depth: stacked layers (random ones freshly drawn, Cayley repeated) "
+              "until every output\nsees every input (Theorem 1); mix: max relative deviation of e(S,T) from D|S||T|/n over 100 "
+              f"set pairs of size n/4 (Theorem 2).  [{time.time() - t0:.1f}s]")
+    finally:
+        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

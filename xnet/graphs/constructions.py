@@ -13,6 +13,8 @@ gives the same graph on every machine and device.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .bipartite import BipartiteGraph
@@ -192,7 +194,6 @@ def detect_block_size(neighbors: torch.Tensor, num_inputs: int) -> int:
     """The largest ``b`` for which the ``(out, D)`` table is a block graph (1 if none)."""
     nb = torch.as_tensor(neighbors).cpu()
     out, d = nb.shape
-    import math
     g = math.gcd(math.gcd(out, d), num_inputs)
     for b in sorted((b for b in range(2, g + 1) if g % b == 0), reverse=True):
         rows = nb.view(out // b, b, d)

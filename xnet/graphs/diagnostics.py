@@ -59,6 +59,7 @@ def sensitivity_profile(graphs: Sequence[BipartiteGraph] | Callable[[int], Bipar
     """
     reach = None  # (outputs of layer t, inputs of layer 0), 1.0 where a path exists
     profile = []
+    prev = None
     for t, g in enumerate(_layers(graphs, max_depth)):
         a = _check_graph(g).to_dense().float()
         if reach is None:
@@ -67,7 +68,14 @@ def sensitivity_profile(graphs: Sequence[BipartiteGraph] | Callable[[int], Bipar
             if g.num_inputs != reach.shape[0]:
                 raise ValueError(f"graphs: layer {t} has {g.num_inputs} inputs but layer {t - 1} has "
                                  f"{reach.shape[0]} outputs")
-            reach = ((a @ reach) > 0).float()
+            new = ((a @ reach) > 0).float()
+            if g == prev and torch.equal(new, reach):
+                # the same graph again changed nothing: a fixed point, later layers repeat it
+                total = max_depth if callable(graphs) else min(max_depth, len(graphs))
+                profile.extend([profile[-1]] * (total - len(profile)))
+                break
+            reach = new
+        prev = g
         profile.append(float(reach.mean()))
         if profile[-1] == 1.0:
             break
@@ -108,17 +116,17 @@ def mixing_deviation(g: BipartiteGraph, set_fraction: float = 0.25, num_samples:
     gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
     n, m = g.num_inputs, g.num_outputs
     s_size, t_size = max(1, round(set_fraction * n)), max(1, round(set_fraction * m))
-    a = g.to_dense().float()
-    devs = []
-    for _ in range(num_samples):
+    a = g.to_dense().double()
+    s_ind = torch.zeros(num_samples, n, dtype=torch.double)
+    t_ind = torch.zeros(num_samples, m, dtype=torch.double)
+    for i in range(num_samples):
         if sets == "random":
-            s = torch.randperm(n, generator=gen)[:s_size]
-            t = torch.randperm(m, generator=gen)[:t_size]
+            s_ind[i, torch.randperm(n, generator=gen)[:s_size]] = 1
+            t_ind[i, torch.randperm(m, generator=gen)[:t_size]] = 1
         else:
-            s = (int(torch.randint(n, (1,), generator=gen)) + torch.arange(s_size)) % n
-            t = (int(torch.randint(m, (1,), generator=gen)) + torch.arange(t_size)) % m
-        edges = float(a[t][:, s].sum())
-        expected = g.degree * s_size * t_size / n
-        devs.append(abs(edges - expected) / expected)
-    devs = torch.tensor(devs)
+            s_ind[i, (int(torch.randint(n, (1,), generator=gen)) + torch.arange(s_size)) % n] = 1
+            t_ind[i, (int(torch.randint(m, (1,), generator=gen)) + torch.arange(t_size)) % m] = 1
+    edges = ((t_ind @ a) * s_ind).sum(1)  # e(S, T) = 1_T^T A 1_S
+    expected = g.degree * s_size * t_size / n
+    devs = (edges - expected).abs() / expected
     return float(devs.max() if reduce == "max" else devs.mean())

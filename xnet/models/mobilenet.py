@@ -4,7 +4,8 @@ A 3x3 stem then 13 depthwise-separable blocks (depthwise 3x3, pointwise 1x1, eac
 X-MobileNet-0.5-C / G-MobileNet-0.5-C compress every pointwise convolution except the first one
 (16 -> 32 channels at width 0.5) by C: X-Conv of degree in // C, or a grouped convolution with
 C groups.  Depthwise convolutions, the stem and the classifier stay as they are.  Counted at
-224x224 this gives 149M MACs dense and 85.8 / 53.6 / 37.5 / 29.4M for C = 2 / 4 / 8 / 16.
+224x224 this gives 149.5M MACs dense (paper: 150M) and 85.3 / 53.2 / 37.1 / 29.1M for
+C = 2 / 4 / 8 / 16 (original README: 85.8 / 53.7 / 37.6 / 29.5M, a constant ~0.5M above).
 """
 from __future__ import annotations
 

@@ -43,25 +43,28 @@ def dense_weight(weight: torch.Tensor, neighbors: torch.Tensor, num_inputs: int)
 
 
 def choose_backend(x: torch.Tensor, weight: torch.Tensor, neighbors: torch.Tensor, block_size: int = 1) -> str:
-    """Pick the fastest exact backend for this shape, device and mode (training or inference).
+    """Pick the fastest exact backend for this shape and device.
 
     The rule follows ``python -m xnet.bench layers`` on a 2-core CPU (see docs/layers.md):
 
-    - block graphs (blocks of >= 8 channels) at compression >= 4 use ``block``: one grouped conv /
-      batched matmul at ~1/C of the dense FLOPs (at C = 2 the gather costs more than it saves);
+    - block graphs (blocks of >= 8 channels) use ``block``: one grouped conv / batched matmul at
+      ~1/C of the dense FLOPs, for k x k kernels at C >= 2 and for 1x1 / linear at C >= 4 (at
+      C = 2 the gathered input, 2x the input, costs more than the matmul saves);
     - channel-level graphs of 1x1 convolutions / linear layers at compression >= 16 use ``sparse``
-      for CPU inference (CSR matmul); its backward costs more than dense, so not in training;
+      on CPU (CSR matmul, about half the dense time there; at C = 8 it only breaks even);
     - everything else uses ``masked``, i.e. dense speed: per-channel gathers (Algorithm 1) run far
-      below peak on CPU (and GPU), so they only ever pay off in memory, not in time.
+      below peak on CPU (6-60x the dense time), so they pay off neither in time nor in memory.
+      On CUDA the same rule applies (untested: no GPU was available when it was written).
     """
     out, d = neighbors.shape
     num_inputs = x.shape[1] if weight.dim() > 2 else x.shape[-1]
     compression = num_inputs / d
-    if block_size >= 8 and compression >= 4 and out % block_size == 0 and d % block_size == 0:
-        return "block"
-    training = torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad)
     is_pointwise = weight.dim() == 2 or all(k == 1 for k in weight.shape[2:])
-    if is_pointwise and not training and x.device.type == "cpu" and compression >= 16 and block_size == 1:
+    if (block_size >= 8 and compression >= (4 if is_pointwise else 2) and out % block_size == 0
+            and d % block_size == 0):
+        return "block"
+    if (is_pointwise and x.device.type == "cpu" and compression >= 16 and block_size == 1
+            and x.dtype in (torch.float32, torch.float64)):
         return "sparse"
     return "masked"
 
@@ -69,19 +72,30 @@ def choose_backend(x: torch.Tensor, weight: torch.Tensor, neighbors: torch.Tenso
 # ----------------------------------------------------------------------------------------------
 # sparse: CSR x dense with an explicit backward (grad of the values = sampled dense product).
 
-def _csr_parts(neighbors: torch.Tensor, num_inputs: int):
-    """Row pointers / columns of the CSR pattern of a (out, D) table, and of its transpose."""
+def _csr_transpose(neighbors: torch.Tensor, num_inputs: int):
+    """CSR row pointers / columns of the transposed pattern, and the edge order, cached on the table.
+
+    The (out, D) table of a layer is a long-lived buffer, so the argsort is done once per table
+    (and recomputed if the table is modified in place).
+    """
+    key = (neighbors._version, num_inputs)
+    cached = getattr(neighbors, "_xnet_csr_t", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     out, d = neighbors.shape
     dev = neighbors.device
-    crow = torch.arange(0, out * d + 1, d, device=dev)
     col = neighbors.reshape(-1)
-    # transpose: sort edges by input
-    order = torch.argsort(col * out + torch.arange(out, device=dev).repeat_interleave(d), stable=True)
-    t_col = torch.arange(out, device=dev).repeat_interleave(d)[order]
+    rows = torch.arange(out, device=dev).repeat_interleave(d)
+    order = torch.argsort(col * out + rows, stable=True)  # edges sorted by input
     counts = torch.bincount(col, minlength=num_inputs)
     t_crow = torch.zeros(num_inputs + 1, dtype=torch.long, device=dev)
     t_crow[1:] = counts.cumsum(0)
-    return crow, col, t_crow, t_col, order
+    parts = (t_crow, rows[order], order)
+    try:
+        neighbors._xnet_csr_t = (key, parts)
+    except (AttributeError, RuntimeError):  # pragma: no cover - tensor subclasses without a __dict__
+        pass
+    return parts
 
 
 def _csr(crow, col, values, size):
@@ -96,19 +110,20 @@ class _CSRMatmul(torch.autograd.Function):
     @staticmethod
     def forward(ctx, values, x, neighbors, num_inputs):
         out, d = neighbors.shape
-        crow, col, t_crow, t_col, order = _csr_parts(neighbors, num_inputs)
-        a = _csr(crow, col, values.reshape(-1), (out, num_inputs))
-        ctx.save_for_backward(values, x, neighbors)
-        ctx.parts = (t_crow, t_col, order, num_inputs)
+        crow = torch.arange(0, out * d + 1, d, device=neighbors.device)
+        a = _csr(crow, neighbors.reshape(-1), values.reshape(-1), (out, num_inputs))
+        ctx.save_for_backward(values, x)
+        ctx.neighbors, ctx.num_inputs = neighbors, num_inputs  # a buffer, not differentiated
         return a @ x
 
     @staticmethod
     def backward(ctx, grad_y):
-        values, x, neighbors = ctx.saved_tensors
-        t_crow, t_col, order, num_inputs = ctx.parts
+        values, x = ctx.saved_tensors
+        neighbors, num_inputs = ctx.neighbors, ctx.num_inputs
         out, d = neighbors.shape
         grad_values = grad_x = None
         if ctx.needs_input_grad[1]:
+            t_crow, t_col, order = _csr_transpose(neighbors, num_inputs)
             at = _csr(t_crow, t_col, values.reshape(-1)[order], (num_inputs, out))
             grad_x = at @ grad_y.contiguous()
         if ctx.needs_input_grad[0]:
@@ -125,6 +140,35 @@ class _CSRMatmul(torch.autograd.Function):
 
 def _sparse_mm(values, x2d, neighbors, num_inputs):
     return _CSRMatmul.apply(values, x2d.contiguous(), neighbors, num_inputs)
+
+
+# ----------------------------------------------------------------------------------------------
+# block gather with a fast backward
+
+class _BlockGather(torch.autograd.Function):
+    """``x.index_select(1, index)`` for x of shape (N, blocks, L), with a backward that adds the
+    gradient slices back one by one: torch's ``index_add_`` along dim 1 is ~50x slower on CPU here."""
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.num_blocks = x.shape[1]
+        ctx.save_for_backward(index)
+        return x.index_select(1, index)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
+        grad_x = grad.new_zeros(grad.shape[0], ctx.num_blocks, *grad.shape[2:])
+        if grad.device.type != "cpu":
+            return grad_x.index_add_(1, index, grad), None
+        grad = grad.contiguous()
+        for j, u in enumerate(index.tolist()):
+            grad_x[:, u] += grad[:, j]
+        return grad_x, None
+
+
+def _gather_blocks(x3, index):
+    return _BlockGather.apply(x3, index) if torch.is_grad_enabled() and x3.requires_grad else x3.index_select(1, index)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -173,12 +217,22 @@ def _conv_block(x, weight, neighbors, bias, stride, padding, dilation, block_siz
         # 1x1: batched matmul over output blocks on gathered input blocks
         x = _pointwise_input(x, stride, padding)
         n, c, h, w = x.shape
-        in_blocks = neighbors[::b, ::b] // b  # (O, D/b)
-        xg = x.reshape(n, c // b, b * h * w).index_select(1, in_blocks.reshape(-1))
-        xg = xg.reshape(n, nblocks_out, d, h * w)
-        y = torch.matmul(weight.reshape(nblocks_out, b, d), xg).reshape(n, out, h, w)
+        in_blocks = neighbors[::b, ::b].reshape(-1) // b  # (O * D/b,)
+        wb = weight.reshape(nblocks_out, b, d)
+        if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+            # training: channel-first layout, one bmm of (b x D) @ (D x N*H*W) per output block;
+            # its backward is two more large bmms (the batch-first form below is slow backwards)
+            xc = x.transpose(0, 1).reshape(1, c // b, b * n * h * w)
+            xg = _gather_blocks(xc, in_blocks).view(nblocks_out, d, n * h * w)
+            y = torch.bmm(wb, xg).view(out, n, h, w).transpose(0, 1).contiguous()
+        else:
+            # inference: no layout change, a batched matmul over (sample, output block)
+            xg = x.reshape(n, c // b, b * h * w).index_select(1, in_blocks).view(n, nblocks_out, d, h * w)
+            y = torch.matmul(wb, xg).view(n, out, h, w)
         return y if bias is None else y + bias.view(1, -1, 1, 1)
-    xg = x.index_select(1, neighbors[::b].reshape(-1))
+    n, c, h, w = x.shape
+    in_blocks = neighbors[::b, ::b] // b
+    xg = _gather_blocks(x.reshape(n, c // b, b * h * w), in_blocks.reshape(-1)).reshape(n, nblocks_out * d, h, w)
     return F.conv2d(xg, weight, bias, stride, padding, dilation, groups=nblocks_out)
 
 
@@ -231,7 +285,7 @@ def xlinear(x, weight, neighbors, bias=None, *, backend="auto", block_size=1):
             raise ValueError(f"backend: 'block' needs a block graph (block_size > 1), got block_size={block_size}")
         nblocks_out = out // b
         in_blocks = neighbors[::b, ::b] // b
-        xg = x2.reshape(x2.shape[0], num_inputs // b, b).index_select(1, in_blocks.reshape(-1))
+        xg = _gather_blocks(x2.reshape(x2.shape[0], num_inputs // b, b), in_blocks.reshape(-1))
         xg = xg.reshape(x2.shape[0], nblocks_out, d).transpose(0, 1)  # (O, B, D)
         y = torch.bmm(xg, weight.reshape(nblocks_out, b, d).transpose(1, 2))  # (O, B, b)
         y = y.transpose(0, 1).reshape(x2.shape[0], out)
