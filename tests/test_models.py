@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import os
 from pathlib import Path
 
 import pytest
@@ -36,11 +35,6 @@ CORE_NAMES = sorted({
 })
 
 
-# The deepest ImageNet X-models: their family and kind are exercised by X-DenseNet-BC-2-121 and
-# X-ResNet-2-34/50, their counts by ``python -m xnet.profile``; building them costs ~10 s each.
-HEAVY_NAMES = ["X-DenseNet-BC-2-161", "X-DenseNet-BC-2-169", "X-DenseNet-BC-2-201", "X-ResNet-2-101"]
-
-
 def _accuracy_only_names():
     names = [r["model"] for f in ("table4_cifar10_stability_10runs.csv", "figure4_cifar_densenet_tradeoff.csv",
                                   "figure6_cifar100_wider_deeper.csv") for r in _csv(f)]
@@ -52,10 +46,9 @@ def _accuracy_only_names():
 
 
 # Names printed only beside accuracies (Table 4, Figures 4 and 6: CIFAR DenseNet-BC variants of the
-# same family): always resolved; built and run only with XNET_FULL_MODEL_TESTS=1 (they take minutes).
+# same family) are built and run too: the whole parametrization takes about 30 s on 2 cores.
 EXTRA_NAMES = _accuracy_only_names()
 ALL_NAMES = CORE_NAMES + EXTRA_NAMES
-FULL = os.environ.get("XNET_FULL_MODEL_TESTS") == "1"
 
 
 @functools.lru_cache(maxsize=None)
@@ -83,9 +76,7 @@ def _small_input(spec):
             "alexnet_imagenet": (1, 3, 64, 64)}.get(spec.family, (1, 3, 32, 32))
 
 
-@pytest.mark.parametrize("name", [n for n in CORE_NAMES if n not in HEAVY_NAMES] + [
-    pytest.param(n, marks=pytest.mark.skipif(not FULL, reason="set XNET_FULL_MODEL_TESTS=1"))
-    for n in HEAVY_NAMES + EXTRA_NAMES])
+@pytest.mark.parametrize("name", ALL_NAMES)
 def test_every_published_name_builds_and_runs(name):
     spec = resolve(name)
     model = built(name).eval()

@@ -194,6 +194,10 @@ def detect_block_size(neighbors: torch.Tensor, num_inputs: int) -> int:
     """The largest ``b`` for which the ``(out, D)`` table is a block graph (1 if none)."""
     nb = torch.as_tensor(neighbors).cpu()
     out, d = nb.shape
+    # Any block graph has rows 0 and 1 equal and starts with two consecutive inputs: random
+    # channel-level graphs fail this at once, which keeps layer construction cheap.
+    if out < 2 or d < 2 or not torch.equal(nb[0], nb[1]) or int(nb[0, 1]) != int(nb[0, 0]) + 1:
+        return 1
     g = math.gcd(math.gcd(out, d), num_inputs)
     for b in sorted((b for b in range(2, g + 1) if g % b == 0), reverse=True):
         rows = nb.view(out // b, b, d)
