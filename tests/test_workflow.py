@@ -354,9 +354,16 @@ def test_tiny_workflow_end_to_end(tmp_path):
     # a rerun does nothing; without metrics.json (a killed job) only that run is redone,
     # in the same run directory where the trainer finds its checkpoint
     assert "Nothing to be done" in snakemake("--cores", "2", *common)
+    # simulate a workflow killed while training: the run's metrics.json and everything
+    # downstream of it (tables, figures) are not there yet
+    import shutil
     (run1 / "metrics.json").unlink()
+    shutil.rmtree(tmp_path / "results")
+    shutil.rmtree(tmp_path / "figures")
     out = snakemake("-n", "--cores", "2", *common)
     assert out.count("rule train:") == 1 and "X-VGG16-2/seed1/metrics.json" in out
     assert any(p.name != "snakemake_train.log" for p in run1.iterdir())  # checkpoint kept
+    snakemake("--cores", "2", *common, timeout=240)  # redoes that run only, then the tables
+    assert (run1 / "metrics.json").exists() and (tmp_path / "results" / "tables" / "table4.md").exists()
     snakemake("--report", str(tmp_path / "report.html"), *common, timeout=120)
     assert (tmp_path / "report.html").stat().st_size > 10000
