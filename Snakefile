@@ -6,7 +6,7 @@
 #   snakemake --cores all results/tables/table4.md          # one table only
 #   snakemake --report report.html                          # HTML report
 #
-# See docs/workflow.md.
+# See README.md.
 
 from snakemake.utils import min_version
 

@@ -71,7 +71,7 @@ def _comparison(models):
     return {(r["model"], r["unit"]): r for r in comparison(models, build=built)}
 
 
-# Documented tolerances on counted / published (see docs/models.md).
+# Documented tolerances on counted / published (see README.md, "Models").
 def test_published_cifar_and_mobilenet_macs_within_2_percent():
     rows = _comparison(["X-DenseNet-BC-40-24-2", "X-DenseNet-BC-40-36-2", "X-DenseNet-BC-40-48-2",
                         "X-DenseNet-BC-40-60-2", "MobileNet-0.5", "X-MobileNet-0.5-2", "X-MobileNet-0.5-4",

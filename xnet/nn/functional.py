@@ -45,7 +45,7 @@ def dense_weight(weight: torch.Tensor, neighbors: torch.Tensor, num_inputs: int)
 def choose_backend(x: torch.Tensor, weight: torch.Tensor, neighbors: torch.Tensor, block_size: int = 1) -> str:
     """Pick the fastest exact backend for this shape and device.
 
-    The rule follows ``python -m xnet.bench layers`` on a 2-core CPU (see docs/layers.md):
+    The rule follows ``python -m xnet.bench layers`` on a 2-core CPU (see README.md, "Benchmark"):
 
     - block graphs (blocks of >= 8 channels) use ``block``: one grouped conv / batched matmul at
       ~1/C of the dense FLOPs, for k x k kernels at C >= 2 and for 1x1 / linear at C >= 4 (at
