@@ -279,12 +279,7 @@ def evaluate_model(model, loader, device, limit=None, amp=False, channels_last=F
     with torch.no_grad():
         bar = tqdm(total=n_batches, desc=desc, leave=False, disable=not (progress and dist.main),
                    dynamic_ncols=True)
-        for b, (x, y) in enumerate(loader):
-            if b >= n_batches:
-                break
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+        for x, y in _batches(loader, n_batches, device, channels_last):
             with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
                 out = model(x)
             out = out.float()
@@ -303,6 +298,17 @@ def evaluate_model(model, loader, device, limit=None, amp=False, channels_last=F
             "top5_err": 100.0 * (1 - top5 / count), "count": int(count)}
 
 
+def _batches(loader, n_batches, device, channels_last):
+    """The first ``n_batches`` batches of ``loader``, on ``device`` (channels_last on request)."""
+    for b, (x, y) in enumerate(loader):
+        if b >= n_batches:
+            break
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        yield x, y
+
+
 def train_one_epoch(model, loader, optimizer, scaler, device, epoch, epochs, limit=None, amp=False,
                     channels_last=False, dist: Dist | None = None, progress=True) -> dict:
     dist = dist or Dist()
@@ -312,12 +318,7 @@ def train_one_epoch(model, loader, optimizer, scaler, device, epoch, epochs, lim
     from tqdm import tqdm
     bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{epochs}", leave=False,
                disable=not (progress and dist.main), dynamic_ncols=True)
-    for b, (x, y) in enumerate(loader):
-        if b >= n_batches:
-            break
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+    for x, y in _batches(loader, n_batches, device, channels_last):
         with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
             out = model(x)
             loss = F.cross_entropy(out.float(), y)

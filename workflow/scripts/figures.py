@@ -7,11 +7,9 @@ Command line:
     python workflow/scripts/figures.py --config config/paper.yaml --runs runs.csv \
         --experiment figure4 --outdir my_figures
 """
-import argparse
 import sys
 from pathlib import Path
 
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import wflib  # noqa: E402
@@ -26,18 +24,7 @@ def make_figure(exp, runs_exp, scale, png, pdf, csv=None, published_dir=None):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--runs", required=True, help="CSV from gather.py")
-    ap.add_argument("--experiment", required=True, help="e.g. figure4")
-    ap.add_argument("--outdir", required=True)
-    a = ap.parse_args(argv)
-    cfg = yaml.safe_load(Path(a.config).read_text())
-    exp = cfg["experiments"][a.experiment]
-    runs = wflib.read_runs(a.runs)
-    if "label" not in runs.columns:
-        runs = wflib.experiment_frame(runs, exp)
-    out = Path(a.outdir) / a.experiment
+    cfg, exp, runs, out = wflib.experiment_cli(__doc__, "figure4", argv)
     return make_figure(exp, runs, cfg["scale"], f"{out}.png", f"{out}.pdf", f"{out}.csv")
 
 

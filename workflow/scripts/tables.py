@@ -7,11 +7,9 @@ Command line (compare your own reruns, gathered with gather.py, with the publish
     python workflow/scripts/tables.py --config config/paper.yaml --runs runs.csv \
         --experiment table4 --outdir my_tables
 """
-import argparse
 import sys
 from pathlib import Path
 
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import wflib  # noqa: E402
@@ -26,18 +24,7 @@ def make_table(exp, runs_exp, scale, csv, md, tex, published_dir=None):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--runs", required=True, help="CSV from gather.py")
-    ap.add_argument("--experiment", required=True, help="e.g. table4")
-    ap.add_argument("--outdir", required=True)
-    a = ap.parse_args(argv)
-    cfg = yaml.safe_load(Path(a.config).read_text())
-    exp = cfg["experiments"][a.experiment]
-    runs = wflib.read_runs(a.runs)
-    if "label" not in runs.columns:
-        runs = wflib.experiment_frame(runs, exp)
-    out = Path(a.outdir) / a.experiment
+    cfg, exp, runs, out = wflib.experiment_cli(__doc__, "table4", argv)
     s = make_table(exp, runs, cfg["scale"], f"{out}.csv", f"{out}.md", f"{out}.tex")
     print(Path(f"{out}.md").read_text())
     return s

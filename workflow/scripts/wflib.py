@@ -457,3 +457,22 @@ def read_runs(path) -> pd.DataFrame:
 
 def ensure_dir(p):
     os.makedirs(os.path.dirname(os.path.abspath(p)), exist_ok=True)
+
+
+def experiment_cli(doc, example, argv=None):
+    """Command-line front of tables.py / figures.py: parse, load the config and the runs of one
+    experiment; return (config, experiment, runs, output path without suffix)."""
+    import argparse
+    import yaml
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--runs", required=True, help="CSV from gather.py")
+    ap.add_argument("--experiment", required=True, help=f"e.g. {example}")
+    ap.add_argument("--outdir", required=True)
+    a = ap.parse_args(argv)
+    cfg = yaml.safe_load(Path(a.config).read_text())
+    exp = cfg["experiments"][a.experiment]
+    runs = read_runs(a.runs)
+    if "label" not in runs.columns:
+        runs = experiment_frame(runs, exp)
+    return cfg, exp, runs, Path(a.outdir) / a.experiment
