@@ -389,6 +389,7 @@ def draw_figure(exp: dict, points: pd.DataFrame, scale_text: str, png_path, pdf_
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     from matplotlib.lines import Line2D
 
     mode = exp.get("series") or ("conv" if exp.get("x") == "compression" else "family")
@@ -423,6 +424,11 @@ def draw_figure(exp: dict, points: pd.DataFrame, scale_text: str, png_path, pdf_
             ax.set_xlabel("compression of the 1x1 convolutions (x)")
         else:
             ax.set_xscale("log")
+            # plain numbers, and no minor labels: a narrow MAC range otherwise prints overlapping
+            # "1.4 x 10^2" style labels
+            ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_xlabel("MACs (M), counted on the rerun's input size")
         ax.set_ylabel("top-1 error (%)")
         ax.set_title(ds)
