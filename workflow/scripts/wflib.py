@@ -16,7 +16,6 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLISHED_DIR = REPO / "xnet" / "published"
-PUBLISHED_DATASETS = ("cifar10", "cifar100", "imagenet")
 
 RUN_COLUMNS = [
     "scale", "model", "dataset", "train_dataset", "seed", "recipe", "epochs",
@@ -195,14 +194,19 @@ ACC_NOTE = ("rerun = 100 - final-epoch top-1 error, mean (std) over seeds; best 
             "accuracy (optimistic, like the published logs); diff = rerun mean - published.")
 
 
-def summarize(exp: dict, runs_exp: pd.DataFrame, pub: pd.DataFrame) -> pd.DataFrame:
-    """One row per config row: published value(s), rerun mean/std(/min/max), difference."""
-    rows = []
+def experiment_rows(exp: dict, runs_exp: pd.DataFrame, pub: pd.DataFrame):
+    """For each row of an experiment's config: (row, label, dataset, its runs, its published row)."""
     for row in exp["rows"]:
         label = str(row["label"])
         dataset = row.get("dataset", exp["dataset"])
         sel = runs_exp[(runs_exp["label"] == label) & (runs_exp["dataset"] == dataset)]
-        prow = published_row(pub, exp["key"], label, dataset)
+        yield row, label, dataset, sel, published_row(pub, exp["key"], label, dataset)
+
+
+def summarize(exp: dict, runs_exp: pd.DataFrame, pub: pd.DataFrame) -> pd.DataFrame:
+    """One row per config row: published value(s), rerun mean/std(/min/max), difference."""
+    rows = []
+    for row, label, dataset, sel, prow in experiment_rows(exp, runs_exp, pub):
         acc = sel["top1_acc"].astype(float)
         out = {
             "label": label,
@@ -355,11 +359,7 @@ def figure_points(exp: dict, runs_exp: pd.DataFrame, pub: pd.DataFrame) -> pd.Da
     """One row per (series, config row): x, rerun error mean/std over seeds, published error."""
     mode = exp.get("series") or ("conv" if exp.get("x") == "compression" else "family")
     pts = []
-    for row in exp["rows"]:
-        label = str(row["label"])
-        dataset = row.get("dataset", exp["dataset"])
-        sel = runs_exp[(runs_exp["label"] == label) & (runs_exp["dataset"] == dataset)]
-        prow = published_row(pub, exp["key"], label, dataset)
+    for row, label, dataset, sel, prow in experiment_rows(exp, runs_exp, pub):
         err = sel["top1_err"].astype(float)
         if exp.get("x") == "compression":
             x = 1.0 if label == "Base" else float(re.sub(r"\D", "", label))
