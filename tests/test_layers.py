@@ -43,6 +43,7 @@ CONV_SHAPES = [
     (15, 9, 1, 2, 1, 1, 5, None),      # 1x1 with padding and stride
     (24, 16, 3, 1, 1, 1, 12, 4),       # block graph
     (16, 24, 1, 2, 0, 1, 8, 8),        # block graph, 1x1
+    (32, 16, 1, 1, 0, 1, 24, 8),       # block graph, 1x1, three input blocks per output block
     (16, 8, (1, 3), (2, 1), (0, 1), 1, 8, 2),  # non-square kernel
 ]
 
@@ -234,7 +235,59 @@ def test_auto_rule():
     assert pick(XConv2d(64, 64, 1, degree=32, block_size=8), x1) == "masked"     # 1x1 at C = 2
     assert pick(XConv2d(64, 64, 3, degree=16, seed=0), x3) == "masked"           # channel-level graph
     assert pick(XConv2d(64, 64, 1, degree=4, seed=0), x1) == "sparse"            # 1x1 at C = 16
-    assert pick(XConv2d(64, 64, 1, graph=grouped_graph(64, 64, 4)), x1) == "block"  # detected blocks
+    big = torch.empty(16, 64, 64, 64)  # >= 2**25 MACs at 64 -> 64, D >= 8: enough work for the CPU block matmul
+    assert pick(XConv2d(64, 64, 1, graph=grouped_graph(64, 64, 4)), big) == "block"  # detected blocks
+    assert pick(XConv2d(64, 64, 1, graph=grouped_graph(64, 64, 4)), x1) == "masked"  # too small a layer
+    assert pick(XConv2d(64, 64, 1, degree=16, block_size=16), big) == "block"     # 1x1 at C = 4, b = 16
+    assert pick(XConv2d(64, 64, 1, degree=32, block_size=16), big) == "masked"    # 1x1 at C = 2
+    assert pick(XConv2d(64, 64, 1, degree=16, block_size=8), big) == "masked"     # 1x1 at C = 4, b = 8
+    assert pick(XConv2d(64, 64, 1, degree=8, block_size=8), big) == "block"       # 1x1 at C = 8, b = 8
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 10 ** 9])  # one sample per chunk / one chunk
+def test_block_matmul_gradcheck(monkeypatch, chunk_bytes):
+    # the CPU block-sparse matmul (1x1 conv and linear) against autograd's numerical gradients, in
+    # float64, whether the samples run in one chunk or one by one
+    monkeypatch.setattr(XF, "BLOCK_CHUNK_BYTES", chunk_bytes)
+    torch.manual_seed(0)
+    conv = XConv2d(12, 8, 1, degree=6, block_size=2, seed=3, backend="block").double()
+    x = torch.randn(3, 12, 2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w, b: XF.xconv2d(x, w, conv.neighbors, b, backend="block",
+                                                               block_size=2), (x, conv.weight, conv.bias))
+    lin = XLinear(12, 9, degree=6, block_size=3, seed=4, backend="block").double()
+    x = torch.randn(4, 12, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, w: XF.xlinear(x, w, lin.neighbors, backend="block", block_size=3),
+                                    (x, lin.weight))
+
+
+def test_block_matmul_partial_grads_and_layouts():
+    torch.manual_seed(0)
+    layer = XConv2d(32, 16, 1, degree=16, block_size=8, bias=False, seed=0, backend="block")
+    x = torch.randn(4, 32, 5, 6)
+    ref = F.conv2d(x, layer.dense_weight())
+    _assert_close(layer(x.contiguous(memory_format=torch.channels_last)), ref)   # any input layout
+    _assert_close(layer(x[:, :, ::2, :]), F.conv2d(x[:, :, ::2, :], layer.dense_weight()))
+    # weight gradient only (first layer of a network: the input needs no gradient)
+    gw, = torch.autograd.grad(layer(x).sum(), layer.weight)
+    gw0, = torch.autograd.grad(F.conv2d(x, layer.dense_weight()).sum(), layer.weight)
+    _assert_close(gw, gw0)
+    # input gradient only (frozen layer)
+    layer.weight.requires_grad_(False)
+    xx = x.clone().requires_grad_(True)
+    gx, = torch.autograd.grad(layer(xx).sum(), xx)
+    xx0 = x.clone().requires_grad_(True)
+    gx0, = torch.autograd.grad(F.conv2d(xx0, layer.dense_weight()).sum(), xx0)
+    _assert_close(gx, gx0)
+
+
+def test_block_backend_after_loading_another_graph():
+    # the block table is cached on the neighbors buffer; loading a checkpoint must invalidate it
+    torch.manual_seed(0)
+    a = XConv2d(32, 16, 1, degree=16, block_size=8, seed=0, backend="block")
+    x = torch.randn(2, 32, 3, 3)
+    _conv_case(a, x)
+    a.load_state_dict(XConv2d(32, 16, 1, degree=16, block_size=8, seed=1, backend="block").state_dict())
+    _conv_case(a, x)
 
 
 def test_sparse_backend_after_loading_another_graph():
@@ -246,3 +299,44 @@ def test_sparse_backend_after_loading_another_graph():
     _conv_case(a, x)
     a.load_state_dict(XConv2d(32, 16, 1, degree=4, seed=1, backend="sparse").state_dict())
     _conv_case(a, x)
+
+
+@pytest.mark.parametrize("backend", ["masked", "gather", "block", "sparse", "auto"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_backends_under_autocast(backend, k):
+    # mixed precision (CPU bfloat16 here; fp16 on CUDA is the same code path): every backend takes a
+    # low-precision input from the layer before and a float32 weight, and gives the dense result
+    # to bfloat16 precision, gradients included
+    if backend == "sparse" and k == 3:
+        return
+    torch.manual_seed(0)
+    b = 8 if backend == "block" else None
+    conv_layer = XConv2d(32, 16, k, padding=k // 2, degree=16, block_size=b, seed=0, backend=backend)
+    lin = XLinear(32, 16, degree=16, block_size=b, seed=0, backend=backend)
+    for layer, x, ref_fn in ((conv_layer, torch.randn(2, 32, 5, 5),
+                              lambda x: F.conv2d(x, conv_layer.dense_weight(), conv_layer.bias, padding=k // 2)),
+                             (lin, torch.randn(4, 32), lambda x: F.linear(x, lin.dense_weight(), lin.bias))):
+        xb = x.bfloat16().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = layer(xb)
+        gx, gw = torch.autograd.grad(y.float().sum(), (xb, layer.weight))
+        x0 = x.bfloat16().float().requires_grad_(True)
+        y0 = ref_fn(x0)
+        gx0, gw0 = torch.autograd.grad(y0.sum(), (x0, layer.weight))
+        for a, r in ((y, y0), (gx, gx0), (gw, gw0)):
+            assert a.shape == r.shape
+            torch.testing.assert_close(a.float(), r.detach(), rtol=0.05, atol=0.05 * float(r.detach().abs().max()))
+
+
+def test_gathered_block_path_used_on_cuda(monkeypatch):
+    # 1x1 / linear block layers take a batched matmul over gathered blocks on CUDA; the same ops
+    # run on CPU, so check that path here too, forward and backward
+    monkeypatch.setattr(XF, "_use_block_matmul", lambda x: False)
+    calls = []
+    gather = XF._gather_blocks
+    monkeypatch.setattr(XF, "_gather_blocks", lambda *a: calls.append(1) or gather(*a))
+    torch.manual_seed(0)
+    _conv_case(XConv2d(32, 16, 1, degree=24, block_size=8, seed=0, backend="block"), torch.randn(3, 32, 5, 4))
+    _conv_case(XConv2d(16, 24, 1, 2, degree=8, block_size=8, seed=1, backend="block"), torch.randn(2, 16, 7, 7))
+    _linear_case(XLinear(32, 24, degree=16, block_size=8, seed=2, backend="block"), torch.randn(2, 3, 32))
+    assert len(calls) == 3  # each of the three layers took the gathered path

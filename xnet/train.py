@@ -338,6 +338,7 @@ def train_one_epoch(model, loader, optimizer, scaler, device, epoch, epochs, lim
         count += n
         bar.update(1)
         bar.set_postfix(loss=f"{loss_sum / count:.3f}", acc=f"{100 * correct / count:.1f}%", refresh=False)
+    bar.refresh()  # show the epoch's final loss / accuracy even when it took less than tqdm's mininterval
     bar.close()
     loss_sum, correct, count = _all_reduce_sum([loss_sum, correct, count], dist, device)
     count = max(count, 1)

@@ -9,13 +9,15 @@ an explicit backward), so gradients are exact and the code runs on CPU and CUDA 
   its compressed kernel (a grouped convolution with one group per output).  The gathered tensor
   has ``out * D`` channels, so it runs in chunks of outputs to bound memory.  Exact FLOPs, but
   one-channel groups run far below peak on CPU.
-- ``block``: for block graphs (``block_size`` b > 1): gather whole input blocks and run ONE grouped
-  convolution with one group per output block (k x k), or a batched matmul over the blocks (1x1
-  and linear).  Cost ~1/C of dense plus a cheap gather.
+- ``block``: for block graphs (``block_size`` b > 1).  k x k: gather whole input blocks and run ONE
+  grouped convolution with one group per output block.  1x1 and linear on CPU: a block-sparse
+  matmul that multiplies every b x b weight block with its input block in place (no gather, no
+  dense weight), on CUDA a batched matmul over gathered blocks.  Cost ~1/C of dense.
 - ``sparse``: 1x1 convolutions and linear layers as a CSR sparse x dense matmul (any graph).
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -42,28 +44,44 @@ def dense_weight(weight: torch.Tensor, neighbors: torch.Tensor, num_inputs: int)
     return dense.scatter(1, index, weight)
 
 
+# Below this many multiply-accumulates per call, a 1x1 / linear block layer on CPU is dominated by
+# the per-block Python loop and the transposed copies: dense is faster there.
+BLOCK_MIN_MACS_CPU = 2 ** 25
+
+
 def choose_backend(x: torch.Tensor, weight: torch.Tensor, neighbors: torch.Tensor, block_size: int = 1) -> str:
     """Pick the fastest exact backend for this shape and device.
 
     The rule follows ``python -m xnet.bench layers`` on a 2-core CPU (see README.md, "Benchmark"):
 
-    - block graphs (blocks of >= 8 channels) use ``block``: one grouped conv / batched matmul at
-      ~1/C of the dense FLOPs, for k x k kernels at C >= 2 and for 1x1 / linear at C >= 4 (at
-      C = 2 the gathered input, 2x the input, costs more than the matmul saves);
+    - block graphs, k x k kernels: ``block`` (one grouped conv at ~1/C of the dense FLOPs) for
+      blocks of >= 8 channels at C >= 2;
+    - block graphs, 1x1 convolutions / linear layers on CPU: ``block`` (the block-sparse matmul)
+      for blocks of >= 16 channels at C >= 4, or >= 8 channels at C >= 8, when the layer does at
+      least ``BLOCK_MIN_MACS_CPU`` multiply-accumulates (smaller ones are faster dense; at C = 2
+      it is faster than dense with one thread, not with two); on CUDA for blocks of >= 8 channels
+      at C >= 4;
     - channel-level graphs of 1x1 convolutions / linear layers at compression >= 16 use ``sparse``
       on CPU (CSR matmul, about half the dense time there; at C = 8 it only breaks even);
     - everything else uses ``masked``, i.e. dense speed: per-channel gathers (Algorithm 1) run far
-      below peak on CPU (6-60x the dense time), so they pay off neither in time nor in memory.
-      On CUDA the same rule applies (untested: no GPU was available when it was written).
+      below peak on CPU (3-100x the dense time), so they pay off neither in time nor in memory.
+      The CUDA rule is unmeasured (no GPU was available when it was written).
     """
     out, d = neighbors.shape
     num_inputs = x.shape[1] if weight.dim() > 2 else x.shape[-1]
     compression = num_inputs / d
     is_pointwise = weight.dim() == 2 or all(k == 1 for k in weight.shape[2:])
-    if (block_size >= 8 and compression >= (4 if is_pointwise else 2) and out % block_size == 0
-            and d % block_size == 0):
-        return "block"
-    if (is_pointwise and x.device.type == "cpu" and compression >= 16 and block_size == 1
+    cpu = x.device.type == "cpu"
+    if block_size >= 8 and out % block_size == 0 and d % block_size == 0:
+        if not is_pointwise and compression >= 2:
+            return "block"
+        if is_pointwise and not cpu and compression >= 4:
+            return "block"
+        if is_pointwise and cpu and compression >= (4 if block_size >= 16 else 8):
+            positions = x.numel() // num_inputs  # samples x pixels
+            if positions * out * d >= BLOCK_MIN_MACS_CPU:
+                return "block"
+    if (is_pointwise and cpu and compression >= 16 and block_size == 1
             and x.dtype in (torch.float32, torch.float64)):
         return "sparse"
     return "masked"
@@ -114,7 +132,8 @@ class _CSRMatmul(torch.autograd.Function):
         a = _csr(crow, neighbors.reshape(-1), values.reshape(-1), (out, num_inputs))
         ctx.save_for_backward(values, x)
         ctx.neighbors, ctx.num_inputs = neighbors, num_inputs  # a buffer, not differentiated
-        return a @ x
+        with torch.autocast(x.device.type, enabled=False):  # _sparse_mm chose the dtype already
+            return a @ x
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -138,8 +157,20 @@ class _CSRMatmul(torch.autograd.Function):
         return grad_values, grad_x, None, None
 
 
+def _compute_dtype(x, weight, supported=None):
+    """The dtype a custom backend computes in: autocast's (as ``F.conv2d`` would) or the promoted one.
+
+    ``supported``: the dtypes the kernel has; anything else is computed in float32.
+    """
+    dt = torch.promote_types(x.dtype, weight.dtype)
+    if torch.is_autocast_enabled(x.device.type):
+        dt = torch.get_autocast_dtype(x.device.type)
+    return dt if supported is None or dt in supported else torch.float32
+
+
 def _sparse_mm(values, x2d, neighbors, num_inputs):
-    return _CSRMatmul.apply(values, x2d.contiguous(), neighbors, num_inputs)
+    dt = _compute_dtype(x2d, values, (torch.float32, torch.float64) if x2d.device.type == "cpu" else None)
+    return _CSRMatmul.apply(values.to(dt), x2d.to(dt).contiguous(), neighbors, num_inputs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -169,6 +200,104 @@ class _BlockGather(torch.autograd.Function):
 
 def _gather_blocks(x3, index):
     return _BlockGather.apply(x3, index) if torch.is_grad_enabled() and x3.requires_grad else x3.index_select(1, index)
+
+
+# ----------------------------------------------------------------------------------------------
+# block-sparse matmul (CPU): one GEMM per weight block, on views, nothing gathered
+
+def _block_table(neighbors: torch.Tensor, b: int) -> list[list[int]]:
+    """``table[o][s]``: the input block of output block ``o``'s s-th edge, cached on the buffer."""
+    key = (neighbors._version, b)
+    cached = getattr(neighbors, "_xnet_block_table", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    table = (neighbors[::b, ::b] // b).tolist()
+    try:
+        neighbors._xnet_block_table = (key, table)
+    except (AttributeError, RuntimeError):  # pragma: no cover - tensor subclasses without a __dict__
+        pass
+    return table
+
+
+# The block-sparse matmul runs on chunks of samples of about this many input bytes per CPU thread:
+# the transposed copies stay in cache (one transpose of a whole 50 MB activation costs more than
+# the GEMMs) while each GEMM stays wide enough for torch's threads.
+BLOCK_CHUNK_BYTES = 4 * 2 ** 20
+
+
+class _BlockSparseMatmul(torch.autograd.Function):
+    """``y[:, v] = sum_u A[v, u] x[:, u]`` for a block-sparse ``A`` (1x1 convolution / linear layer).
+
+    ``x`` is ``(N, in, L)`` (L = H*W, or 1 for a linear layer), ``wb`` the ``(O, S, b, b)`` weight
+    blocks (a view of the layer's weight), ``table[o][s]`` the input block of block ``(o, s)``.
+    For a chunk of samples, channels go first (one transposed copy), so every block of channels
+    is a contiguous ``(b, n*L)`` slice and each of the O*S weight blocks is one ``addmm`` on
+    slices: no gathered input, no dense weight.  The backward is the same loop (``W^T dy`` into
+    the input blocks, ``dy x^T`` per weight block).  Only the input is saved.
+    """
+
+    @staticmethod
+    def forward(ctx, x, wb, table, b):
+        n, c, length = x.shape
+        y = x.new_empty(n, len(table) * b, length)
+        for n0, n1 in _sample_chunks(x):
+            xt = x[n0:n1].transpose(0, 1).reshape(c, -1)
+            yt = x.new_empty(y.shape[1], xt.shape[1])
+            for o, row in enumerate(table):
+                yo = yt[o * b:(o + 1) * b]
+                for s, u in enumerate(row):
+                    if s == 0:
+                        torch.mm(wb[o, s], xt[u * b:(u + 1) * b], out=yo)
+                    else:
+                        yo.addmm_(wb[o, s], xt[u * b:(u + 1) * b])
+            y[n0:n1] = yt.view(-1, n1 - n0, length).transpose(0, 1)
+        ctx.save_for_backward(x, wb)
+        ctx.table, ctx.b = table, b
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, wb = ctx.saved_tensors
+        table, b = ctx.table, ctx.b
+        n, c, length = x.shape
+        need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        grad_w = wb.new_zeros(wb.shape) if need_w else None
+        grad_x = x.new_empty(x.shape) if need_x else None
+        for n0, n1 in _sample_chunks(x):
+            gt = grad_y[n0:n1].transpose(0, 1).reshape(grad_y.shape[1], -1)
+            xt = x[n0:n1].transpose(0, 1).reshape(c, -1) if need_w else None
+            gxt = x.new_zeros(c, gt.shape[1]) if need_x else None
+            for o, row in enumerate(table):
+                go = gt[o * b:(o + 1) * b]
+                for s, u in enumerate(row):
+                    if need_w:
+                        grad_w[o, s].addmm_(go, xt[u * b:(u + 1) * b].t())
+                    if need_x:
+                        gxt[u * b:(u + 1) * b].addmm_(wb[o, s].t(), go)
+            if need_x:
+                grad_x[n0:n1] = gxt.view(c, n1 - n0, length).transpose(0, 1)
+        return grad_x, grad_w, None, None
+
+
+def _sample_chunks(x):
+    """``(n0, n1)`` bounds of chunks of about ``BLOCK_CHUNK_BYTES`` per thread, of even size."""
+    n = x.shape[0]
+    chunks = max(1, min(n, math.ceil(x.numel() * x.element_size() / (BLOCK_CHUNK_BYTES * torch.get_num_threads()))))
+    return [(n * i // chunks, n * (i + 1) // chunks) for i in range(chunks)]
+
+
+def _use_block_matmul(x) -> bool:
+    """1x1 / linear block layers: the block-sparse matmul on CPU; on CUDA (where many small GEMMs
+    would each cost a kernel launch) a batched matmul over gathered blocks."""
+    return x.device.type == "cpu"
+
+
+def _block_matmul(x3, weight2d, neighbors, b):
+    """Block-sparse ``(N, in, L) -> (N, out, L)`` with the ``(out, D)`` weight of a block graph."""
+    out, d = neighbors.shape
+    dt = _compute_dtype(x3, weight2d)
+    wb = weight2d.to(dt).reshape(out // b, b, d // b, b).transpose(1, 2)  # (O, S, b, b) view
+    return _BlockSparseMatmul.apply(x3.to(dt), wb, _block_table(neighbors, b), b)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -217,6 +346,9 @@ def _conv_block(x, weight, neighbors, bias, stride, padding, dilation, block_siz
         # 1x1: batched matmul over output blocks on gathered input blocks
         x = _pointwise_input(x, stride, padding)
         n, c, h, w = x.shape
+        if _use_block_matmul(x):
+            y = _block_matmul(x.reshape(n, c, h * w), weight.reshape(out, d), neighbors, b).view(n, out, h, w)
+            return y if bias is None else y + bias.view(1, -1, 1, 1)
         in_blocks = neighbors[::b, ::b].reshape(-1) // b  # (O * D/b,)
         wb = weight.reshape(nblocks_out, b, d)
         if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
@@ -284,11 +416,14 @@ def xlinear(x, weight, neighbors, bias=None, *, backend="auto", block_size=1):
         if b < 2 or out % b or d % b:
             raise ValueError(f"backend: 'block' needs a block graph (block_size > 1), got block_size={block_size}")
         nblocks_out = out // b
-        in_blocks = neighbors[::b, ::b] // b
-        xg = _gather_blocks(x2.reshape(x2.shape[0], num_inputs // b, b), in_blocks.reshape(-1))
-        xg = xg.reshape(x2.shape[0], nblocks_out, d).transpose(0, 1)  # (O, B, D)
-        y = torch.bmm(xg, weight.reshape(nblocks_out, b, d).transpose(1, 2))  # (O, B, b)
-        y = y.transpose(0, 1).reshape(x2.shape[0], out)
+        if _use_block_matmul(x2):
+            y = _block_matmul(x2.unsqueeze(-1), weight, neighbors, b).view(x2.shape[0], out)
+        else:
+            in_blocks = neighbors[::b, ::b] // b
+            xg = _gather_blocks(x2.reshape(x2.shape[0], num_inputs // b, b), in_blocks.reshape(-1))
+            xg = xg.reshape(x2.shape[0], nblocks_out, d).transpose(0, 1)  # (O, B, D)
+            y = torch.bmm(xg, weight.reshape(nblocks_out, b, d).transpose(1, 2))  # (O, B, b)
+            y = y.transpose(0, 1).reshape(x2.shape[0], out)
     elif backend == "sparse":
         y = _sparse_mm(weight, x2.t(), neighbors, num_inputs).t()
     else:
