@@ -229,19 +229,24 @@ def test_bad_channel_counts():
 
 def test_auto_rule():
     x1, x3 = torch.randn(2, 64, 4, 4), torch.randn(2, 64, 4, 4)
-    pick = lambda layer, x: XF.choose_backend(x, layer.weight, layer.neighbors, layer._fast_block)
+    pick = lambda layer, x: XF.choose_backend(x, layer.weight, layer.neighbors, layer._fast_block, layer.stride)
     assert pick(XConv2d(64, 64, 3, degree=16, block_size=8), x3) == "block"
     assert pick(XConv2d(64, 64, 3, degree=32, block_size=8), x3) == "block"      # 3x3 at C = 2
+    assert pick(XConv2d(64, 64, 3, 2, degree=16, block_size=8), x3) == "masked"  # stride 2 on CPU
     assert pick(XConv2d(64, 64, 1, degree=32, block_size=8), x1) == "masked"     # 1x1 at C = 2
     assert pick(XConv2d(64, 64, 3, degree=16, seed=0), x3) == "masked"           # channel-level graph
     assert pick(XConv2d(64, 64, 1, degree=4, seed=0), x1) == "sparse"            # 1x1 at C = 16
-    big = torch.empty(16, 64, 64, 64)  # >= 2**25 MACs at 64 -> 64, D >= 8: enough work for the CPU block matmul
-    assert pick(XConv2d(64, 64, 1, graph=grouped_graph(64, 64, 4)), big) == "block"  # detected blocks
-    assert pick(XConv2d(64, 64, 1, graph=grouped_graph(64, 64, 4)), x1) == "masked"  # too small a layer
-    assert pick(XConv2d(64, 64, 1, degree=16, block_size=16), big) == "block"     # 1x1 at C = 4, b = 16
-    assert pick(XConv2d(64, 64, 1, degree=32, block_size=16), big) == "masked"    # 1x1 at C = 2
-    assert pick(XConv2d(64, 64, 1, degree=16, block_size=8), big) == "masked"     # 1x1 at C = 4, b = 8
-    assert pick(XConv2d(64, 64, 1, degree=8, block_size=8), big) == "block"       # 1x1 at C = 8, b = 8
+    # 1x1 block layers on CPU: blocks >= 16 at C >= 4, and enough work in all and per GEMM
+    big = torch.empty(16, 128, 64, 64)
+    assert pick(XConv2d(128, 128, 1, graph=grouped_graph(128, 128, 8)), big) == "block"  # detected b = 16, C = 8
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=32), big) == "block"   # b = 32 at C = 4
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=16), big) == "block"   # b = 16 at C = 4
+    assert pick(XConv2d(128, 128, 1, degree=8, block_size=8), big) == "masked"    # b = 8
+    assert pick(XConv2d(128, 128, 1, degree=64, block_size=32), big) == "masked"  # C = 2
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=32), torch.empty(8, 128, 7, 7)) == "masked"  # small
+    wide = torch.empty(8, 2048, 7, 7)   # 51M MACs at D = 256, but 392 x 16 x 16 per GEMM
+    assert pick(XConv2d(2048, 512, 1, degree=256, block_size=16), wide) == "masked"
+    assert pick(XConv2d(2048, 512, 1, degree=512, block_size=32), wide) == "block"
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 10 ** 9])  # one sample per chunk / one chunk

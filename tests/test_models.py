@@ -257,3 +257,42 @@ LOCKED = {
 def test_locked_counts(name):
     c = profile(built(name), resolve(name).input_size)
     assert (c["params"], c["macs"]) == LOCKED[name]
+
+
+@pytest.mark.parametrize("name, overrides, b", [
+    ("X-MobileNet-0.5-4", dict(width=0.25), 16),
+    ("X-ResNet-2-50", dict(width=0.25, depth=18), 16),
+    ("X-DenseNet-BC-40-24-2", dict(depth=10), 8),
+    ("X-AlexNet-1", dict(width=0.125, degrees=(96, 48, 8)), 16),
+])
+def test_block_size_builds_block_expanders(name, overrides, b):
+    # create(..., block_size=b): every X-layer a block expander with blocks of gcd(b, in, out, degree)
+    # channels (channel-level where that is 1); the same parameters, MACs and layer shapes as the
+    # paper's channel-level model, and the graphs travel in the state_dict
+    import math
+    model = create(name, seed=3, block_size=b, **overrides)
+    paper = create(name, seed=3, **overrides)
+    xs = [m for m in model.modules() if isinstance(m, (XConv2d, XLinear))]
+    assert xs and any(m.block_size > 1 for m in xs)
+    for m in xs:
+        n_out = m.out_channels if isinstance(m, XConv2d) else m.out_features
+        expect = math.gcd(math.gcd(b, m.num_inputs), math.gcd(n_out, m.degree))
+        assert m.block_size == (expect if expect > 1 else 1)
+    size = (3, 32, 32) if resolve(name).input_size[1] == 32 else (3, 64, 64)   # ImageNet models at 64x64
+    assert profile(model, size) == profile(paper, size)
+    assert [p.shape for p in model.parameters()] == [p.shape for p in paper.parameters()]
+    x = torch.randn(2, *size)
+    model.eval()
+    reloaded = create(name, seed=99, **overrides).eval()   # another seed, channel-level: the checkpoint wins
+    reloaded.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(x), model(x))
+    assert all(r.block_size == m.block_size for r, m in zip(
+        (m for m in reloaded.modules() if isinstance(m, (XConv2d, XLinear))), xs))
+
+
+def test_block_size_errors():
+    with pytest.raises(ValueError, match="^block_size: only X-models"):
+        create("G-MobileNet-0.5-4", block_size=8)
+    with pytest.raises(ValueError, match="^block_size: must be a positive integer"):
+        create("X-MobileNet-0.5-4", block_size=0)

@@ -10,6 +10,10 @@ one, on CUDA.  Rows:
 - ``dense`` / ``G-Conv`` references (ratio 1 by definition in their own column);
 - ``block`` / ``auto`` on a block expander with blocks of ``b`` channels (``b = min(32, D/2)``, so the
   block graph keeps degree >= 2), the GEMM-friendly variant.
+
+``python -m xnet.bench models`` times whole models of the zoo the same way (one training step:
+forward + backward; and inference): dense, G-Conv, X with the paper's channel-level graphs, and X
+built from block expanders (``create(name, block_size=b)``), as a ratio to dense and to G.
 """
 from __future__ import annotations
 
@@ -126,6 +130,50 @@ def bench_layers(device, batch, repeats, configs, compressions, slow_s):
     return rows
 
 
+# (title, input size, batch, [(variant, model name, create() overrides)]): the zoo at C = 4 (2 for
+# DenseNet-BC-40-24), each model dense, G, X (paper) and X from block expanders.
+MODEL_CASES = (
+    ("MobileNet-0.5, C=4", (3, 224, 224), 32,
+     [("dense", "MobileNet-0.5", {}), ("G", "G-MobileNet-0.5-4", {}), ("X", "X-MobileNet-0.5-4", {}),
+      ("X block16", "X-MobileNet-0.5-4", {"block_size": 16})]),
+    ("ResNet-50, C=4", (3, 224, 224), 8,
+     [("dense", "ResNet-50", {}), ("G", "G-ResNet-4-50", {}), ("X", "X-ResNet-4-50", {}),
+      ("X block16", "X-ResNet-4-50", {"block_size": 16})]),
+    ("DenseNet-BC-40-24 (CIFAR), C=2", (3, 32, 32), 64,
+     [("dense", "DenseNet-BC-40-24", {}), ("G", "densenet_bc_cifar", {"conv": "g", "compression": 2}),
+      ("X", "X-DenseNet-BC-40-24-2", {}), ("X block8", "X-DenseNet-BC-40-24-2", {"block_size": 8})]),
+)
+QUICK_MODEL_CASES = (
+    ("tiny MobileNet, C=4", (3, 32, 32), 2,
+     [("dense", "MobileNet-0.5", {"width": 0.25}), ("G", "G-MobileNet-0.5-4", {"width": 0.25}),
+      ("X", "X-MobileNet-0.5-4", {"width": 0.25}), ("X block8", "X-MobileNet-0.5-4", {"width": 0.25, "block_size": 8})]),
+)
+
+
+def bench_models(device, cases, repeats, slow_s):
+    from . import profile
+    from .models import create
+    rows = []
+    for title, size, batch, variants in cases:
+        torch.manual_seed(0)
+        x = torch.randn(batch, *size, device=device)
+        print(f"# {title}, {size[1]}x{size[2]}, batch {batch}", flush=True)
+        built = [(label, create(name, seed=0, **kw).to(device)) for label, name, kw in variants]
+        times = _measure_all(built, x, device, repeats, slow_s)
+        t_dense, t_g = times["dense"], times["G"]
+        for (label, name, kw), (_, model) in zip(variants, built):
+            t, counts = times[label], profile(model, size)
+            row = dict(device=device.type, model=title, variant=label, name=name, params=counts["params"],
+                       macs=counts["macs"], train_ms=t[0] * 1e3, infer_ms=t[1] * 1e3,
+                       train_vs_dense=t[0] / t_dense[0], train_vs_g=t[0] / t_g[0],
+                       infer_vs_dense=t[1] / t_dense[1], infer_vs_g=t[1] / t_g[1])
+            rows.append(row)
+            print(f"| {device.type} | {title} | {label} | {row['params'] / 1e6:.3f} | {row['macs'] / 1e6:.1f} | "
+                  f"{row['train_ms']:.1f} | {row['train_vs_dense']:.2f} | {row['train_vs_g']:.2f} | "
+                  f"{row['infer_ms']:.1f} | {row['infer_vs_dense']:.2f} | {row['infer_vs_g']:.2f} |", flush=True)
+    return rows
+
+
 def machine_info():
     cpu = platform.processor() or platform.machine()
     try:
@@ -144,14 +192,15 @@ def machine_info():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m xnet.bench", description="xnet benchmarks")
-    ap.add_argument("what", choices=["layers"])
+    ap.add_argument("what", choices=["layers", "models"])
     ap.add_argument("--device", nargs="+", default=None, help="devices (default: cpu, and cuda if present)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--compressions", type=int, nargs="+", default=[2, 4, 8, 16])
     ap.add_argument("--quick", action="store_true", help="tiny shapes, to check that it runs")
-    ap.add_argument("--slow", type=float, default=1.0,
-                    help="seconds: a case whose warm-up call is slower than this is timed by that call alone")
+    ap.add_argument("--slow", type=float, default=None,
+                    help="seconds: a case whose warm-up call is slower than this is timed by that call alone "
+                         "(default 1 for layers, 60 for models)")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads (default: torch's); 1 gives stable ratios on a busy machine")
     args = ap.parse_args(argv)
@@ -163,12 +212,19 @@ def main(argv=None):
     print(f"command: python -m xnet.bench {' '.join(argv if argv is not None else sys.argv[1:])}")
     print(f"load average at start: {os.getloadavg()[0]:.1f}; times are the minimum over interleaved "
           f"repeats; ratios < 1 are faster than the reference\n")
-    print("| device | kernel | C | D | graph | backend | train ms | /dense | /G | infer ms | /dense | /G |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    slow = args.slow if args.slow is not None else (60.0 if args.what == "models" else 1.0)
     t0 = time.time()
-    for dev in devices:
-        bench_layers(torch.device(dev), args.batch if not args.quick else 2, args.repeats, configs,
-                     args.compressions, args.slow)
+    if args.what == "models":
+        print("| device | model | variant | params M | MACs M | train ms | /dense | /G | infer ms | /dense | /G |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for dev in devices:
+            bench_models(torch.device(dev), QUICK_MODEL_CASES if args.quick else MODEL_CASES, args.repeats, slow)
+    else:
+        print("| device | kernel | C | D | graph | backend | train ms | /dense | /G | infer ms | /dense | /G |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for dev in devices:
+            bench_layers(torch.device(dev), args.batch if not args.quick else 2, args.repeats, configs,
+                         args.compressions, slow)
     print(f"\ntotal {time.time() - t0:.0f} s, load average at end: {os.getloadavg()[0]:.1f}")
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .common import LayerSeeds, check_compression, check_kind, linear, scaled
+from .common import LayerSeeds, check_block_size, check_compression, check_kind, linear, scaled
 
 X_ALEXNET_DEGREES = {1: (768, 384, 384), 2: (1152, 512, 512)}
 
@@ -24,13 +24,13 @@ class AlexNet(nn.Module):
     """AlexNet, dense or with an X-Linear classifier; adaptive pooling lets small inputs (64x64) run."""
 
     def __init__(self, num_classes=1000, *, conv="dense", compression=1, degrees=None, width=1.0, dropout=0.5,
-                 seed=0):
+                 seed=0, block_size=None):
         super().__init__()
         kind = check_kind(conv, ("dense", "x"))
         compression = check_compression(compression)
         if degrees is not None and len(degrees) != 3:
             raise ValueError(f"degrees: need 3 values (fc6, fc7, fc8), got {len(degrees)}")
-        seeds = LayerSeeds(seed)
+        seeds = LayerSeeds(seed, check_block_size(block_size, kind))
         c = [scaled(v, width) for v in (64, 192, 384, 256, 256)]
         self.features = nn.Sequential(
             nn.Conv2d(3, c[0], 11, 4, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),

@@ -17,7 +17,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .common import LayerSeeds, check_compression, check_kind, check_positive_int, conv
+from .common import LayerSeeds, check_block_size, check_compression, check_kind, check_positive_int, conv
 
 IMAGENET = {121: (32, (6, 12, 24, 16), 64), 169: (32, (6, 12, 32, 32), 64),
             201: (32, (6, 12, 48, 32), 64), 161: (48, (6, 12, 36, 24), 96)}
@@ -74,13 +74,13 @@ class DenseNetBCCifar(_DenseNetBC):
     """DenseNet-BC-depth-growth for 32x32 inputs: three blocks of (depth - 4) / 6 dense layers."""
 
     def __init__(self, depth=40, growth=24, num_classes=10, *, conv="dense", compression=1, reduction=0.5,
-                 bn_size=4, seed=0):
+                 bn_size=4, seed=0, block_size=None):
         super().__init__()
         check_positive_int("growth", growth)
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
             raise ValueError(f"depth: DenseNet-BC needs depth = 6n + 4 (n >= 1), got {depth!r}")
         kind, compression = check_kind(conv), check_compression(compression)
-        seeds = LayerSeeds(seed)
+        seeds = LayerSeeds(seed, check_block_size(block_size, kind))
 
         def make_conv(c_in, c_out, k, padding):
             return _conv(kind, c_in, c_out, k, padding, compression, seeds)
@@ -95,7 +95,7 @@ class DenseNetBCImageNet(_DenseNetBC):
     """DenseNet-BC-121/169/201/161 (torchvision's layout); ``growth``/``blocks`` override for tiny variants."""
 
     def __init__(self, depth=121, num_classes=1000, *, conv="dense", compression=1, growth=None, blocks=None,
-                 init_features=None, bn_size=4, reduction=0.5, seed=0):
+                 init_features=None, bn_size=4, reduction=0.5, seed=0, block_size=None):
         super().__init__()
         if blocks is None and depth not in IMAGENET:
             raise ValueError(f"depth: must be one of {sorted(IMAGENET)} (or give blocks=...), got {depth!r}")
@@ -103,7 +103,7 @@ class DenseNetBCImageNet(_DenseNetBC):
         growth, blocks = growth or g0, tuple(blocks or b0)
         init_features = init_features or (f0 if growth == g0 else 2 * growth)
         kind, compression = check_kind(conv), check_compression(compression)
-        seeds = LayerSeeds(seed)
+        seeds = LayerSeeds(seed, check_block_size(block_size, kind))
 
         def layer_conv(c_in, c_out, k, padding):
             return _conv(kind, c_in, c_out, k, padding, compression, seeds)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .common import LayerSeeds, check_compression, check_kind, conv, scaled
+from .common import LayerSeeds, check_block_size, check_compression, check_kind, conv, scaled
 
 # (output channels at width 1, stride) of the 13 depthwise-separable blocks
 BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
@@ -25,10 +25,10 @@ def _bn_relu(c):
 class MobileNetV1(nn.Module):
     """MobileNet v1 at width multiplier ``width`` (0.5 in the paper), pointwise convs dense, X or G."""
 
-    def __init__(self, num_classes=1000, *, width=0.5, conv="dense", compression=1, seed=0):
+    def __init__(self, num_classes=1000, *, width=0.5, conv="dense", compression=1, seed=0, block_size=None):
         super().__init__()
         kind, compression = check_kind(conv), check_compression(compression)
-        seeds = LayerSeeds(seed)
+        seeds = LayerSeeds(seed, check_block_size(block_size, kind))
         c = scaled(32, width)
         layers = [nn.Conv2d(3, c, 3, 2, 1, bias=False), *_bn_relu(c)]
         for i, (c_out, stride) in enumerate(BLOCKS):

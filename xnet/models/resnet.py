@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .common import LayerSeeds, check_compression, check_kind, conv, scaled
+from .common import LayerSeeds, check_block_size, check_compression, check_kind, conv, scaled
 
 DEPTHS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
           101: ("bottleneck", (3, 4, 23, 3)), 152: ("bottleneck", (3, 8, 36, 3))}
@@ -51,12 +51,13 @@ class Bottleneck(nn.Module):
 class ResNet(nn.Module):
     """ResNet-``depth`` (18/34/50/101/152), dense, X or G in the residual blocks."""
 
-    def __init__(self, depth=50, num_classes=1000, *, conv="dense", compression=1, width=1.0, seed=0):
+    def __init__(self, depth=50, num_classes=1000, *, conv="dense", compression=1, width=1.0, seed=0,
+                 block_size=None):
         super().__init__()
         if depth not in DEPTHS:
             raise ValueError(f"depth: must be one of {sorted(DEPTHS)}, got {depth!r}")
         kind, compression = check_kind(conv), check_compression(compression)
-        seeds = LayerSeeds(seed)
+        seeds = LayerSeeds(seed, check_block_size(block_size, kind))
         block_type, counts = DEPTHS[depth]
         block = BasicBlock if block_type == "basic" else Bottleneck
 

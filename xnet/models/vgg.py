@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .common import LayerSeeds, check_compression, check_kind, conv, linear, scaled
+from .common import LayerSeeds, check_block_size, check_compression, check_kind, conv, linear, scaled
 
 CFG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
 
@@ -27,11 +27,11 @@ class VGGCifar(nn.Module):
     """VGG16-BN for 32x32 inputs, dense or X (see module docstring)."""
 
     def __init__(self, num_classes=10, *, conv="dense", compression=1, degrees=None, width=1.0,
-                 hidden=512, dropout=0.5, seed=0):
+                 hidden=512, dropout=0.5, seed=0, block_size=None):
         super().__init__()
         kind = check_kind(conv, ("dense", "x"))
         compression = check_compression(compression)
-        seeds = LayerSeeds(seed)
+        seeds = LayerSeeds(seed, check_block_size(block_size, kind))
         n_convs = sum(1 for v in CFG16 if v != "M")
         if degrees is not None and len(degrees) != n_convs + 1:
             raise ValueError(f"degrees: need {n_convs + 1} values (13 convolutions and the hidden linear), "

@@ -44,23 +44,27 @@ def dense_weight(weight: torch.Tensor, neighbors: torch.Tensor, num_inputs: int)
     return dense.scatter(1, index, weight)
 
 
-# Below this many multiply-accumulates per call, a 1x1 / linear block layer on CPU is dominated by
-# the per-block Python loop and the transposed copies: dense is faster there.
+# CPU limits of the 1x1 / linear block path (multiply-accumulates per call, and per b x b GEMM),
+# below which the per-block Python loop and the transposed copies cost more than a dense layer.
 BLOCK_MIN_MACS_CPU = 2 ** 25
+BLOCK_MIN_GEMM_MACS_CPU = 2 ** 18
 
 
-def choose_backend(x: torch.Tensor, weight: torch.Tensor, neighbors: torch.Tensor, block_size: int = 1) -> str:
+def choose_backend(x: torch.Tensor, weight: torch.Tensor, neighbors: torch.Tensor, block_size: int = 1,
+                   stride=1) -> str:
     """Pick the fastest exact backend for this shape and device.
 
-    The rule follows ``python -m xnet.bench layers`` on a 2-core CPU (see README.md, "Benchmark"):
+    The rule follows ``python -m xnet.bench layers`` and ``models`` on a 2-core CPU (see README.md,
+    "Benchmark"):
 
     - block graphs, k x k kernels: ``block`` (one grouped conv at ~1/C of the dense FLOPs) for
-      blocks of >= 8 channels at C >= 2;
+      blocks of >= 8 channels at C >= 2, stride 1 (with stride 2 on CPU, gathering the
+      full-resolution input costs more than the 4x smaller convolution saves);
     - block graphs, 1x1 convolutions / linear layers on CPU: ``block`` (the block-sparse matmul)
-      for blocks of >= 16 channels at C >= 4, or >= 8 channels at C >= 8, when the layer does at
-      least ``BLOCK_MIN_MACS_CPU`` multiply-accumulates (smaller ones are faster dense; at C = 2
-      it is faster than dense with one thread, not with two); on CUDA for blocks of >= 8 channels
-      at C >= 4;
+      for blocks of >= 16 channels at C >= 4, if the call does >= 2^25 multiply-accumulates and
+      each b x b GEMM >= 2^18 (smaller layers, e.g. ResNet's 7x7 maps, run faster dense; blocks
+      of 8 and C = 2 only tie with dense on two threads); on CUDA for blocks of >= 8 channels at
+      C >= 4;
     - channel-level graphs of 1x1 convolutions / linear layers at compression >= 16 use ``sparse``
       on CPU (CSR matmul, about half the dense time there; at C = 8 it only breaks even);
     - everything else uses ``masked``, i.e. dense speed: per-channel gathers (Algorithm 1) run far
@@ -73,13 +77,15 @@ def choose_backend(x: torch.Tensor, weight: torch.Tensor, neighbors: torch.Tenso
     is_pointwise = weight.dim() == 2 or all(k == 1 for k in weight.shape[2:])
     cpu = x.device.type == "cpu"
     if block_size >= 8 and out % block_size == 0 and d % block_size == 0:
-        if not is_pointwise and compression >= 2:
+        if not is_pointwise and compression >= 2 and (not cpu or max(_pair(stride)) == 1):
             return "block"
         if is_pointwise and not cpu and compression >= 4:
             return "block"
-        if is_pointwise and cpu and compression >= (4 if block_size >= 16 else 8):
+        if is_pointwise and cpu and block_size >= 16 and compression >= 4:
             positions = x.numel() // num_inputs  # samples x pixels
-            if positions * out * d >= BLOCK_MIN_MACS_CPU:
+            samples = x.shape[0] if weight.dim() > 2 else positions
+            chunk = positions / _chunk_count(samples, x.numel() * x.element_size())  # GEMM width
+            if positions * out * d >= BLOCK_MIN_MACS_CPU and chunk * block_size ** 2 >= BLOCK_MIN_GEMM_MACS_CPU:
                 return "block"
     if (is_pointwise and cpu and compression >= 16 and block_size == 1
             and x.dtype in (torch.float32, torch.float64)):
@@ -279,10 +285,14 @@ class _BlockSparseMatmul(torch.autograd.Function):
         return grad_x, grad_w, None, None
 
 
+def _chunk_count(n, nbytes):
+    return max(1, min(n, math.ceil(nbytes / (BLOCK_CHUNK_BYTES * torch.get_num_threads()))))
+
+
 def _sample_chunks(x):
     """``(n0, n1)`` bounds of chunks of about ``BLOCK_CHUNK_BYTES`` per thread, of even size."""
     n = x.shape[0]
-    chunks = max(1, min(n, math.ceil(x.numel() * x.element_size() / (BLOCK_CHUNK_BYTES * torch.get_num_threads()))))
+    chunks = _chunk_count(n, x.numel() * x.element_size())
     return [(n * i // chunks, n * (i + 1) // chunks) for i in range(chunks)]
 
 
@@ -382,7 +392,7 @@ def _conv_sparse(x, weight, neighbors, bias, stride, padding):
 def xconv2d(x, weight, neighbors, bias=None, stride=1, padding=0, dilation=1, *, backend="auto", block_size=1):
     """X-Conv forward: ``F.conv2d(x, dense_weight(weight, neighbors), ...)`` computed by ``backend``."""
     if backend == "auto":
-        backend = choose_backend(x, weight, neighbors, block_size)
+        backend = choose_backend(x, weight, neighbors, block_size, stride)
     if backend == "masked":
         return F.conv2d(x, dense_weight(weight, neighbors, x.shape[1]), bias, stride, padding, dilation)
     if backend == "gather":
