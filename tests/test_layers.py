@@ -345,3 +345,16 @@ def test_gathered_block_path_used_on_cuda(monkeypatch):
     _conv_case(XConv2d(16, 24, 1, 2, degree=8, block_size=8, seed=1, backend="block"), torch.randn(2, 16, 7, 7))
     _linear_case(XLinear(32, 24, degree=16, block_size=8, seed=2, backend="block"), torch.randn(2, 3, 32))
     assert len(calls) == 3  # each of the three layers took the gathered path
+
+
+@pytest.mark.parametrize("backend", ["masked", "gather", "block", "sparse", "auto"])
+def test_empty_batch(backend):
+    # a batch of zero samples (e.g. the last shard of a tiny validation set) runs like nn.Conv2d
+    b = 8 if backend == "block" else None
+    for layer, x in ((XConv2d(32, 16, 1, degree=16, block_size=b, seed=0, backend=backend), torch.randn(0, 32, 4, 4)),
+                     (XLinear(32, 16, degree=16, block_size=b, seed=0, backend=backend), torch.randn(0, 32))):
+        x.requires_grad_(True)
+        y = layer(x)
+        y.sum().backward()
+        assert y.shape == (0, 16, 4, 4)[:x.dim()] and x.grad.shape == x.shape
+        assert not layer.weight.grad.any()

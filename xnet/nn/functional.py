@@ -247,7 +247,7 @@ class _BlockSparseMatmul(torch.autograd.Function):
         n, c, length = x.shape
         y = x.new_empty(n, len(table) * b, length)
         for n0, n1 in _sample_chunks(x):
-            xt = x[n0:n1].transpose(0, 1).reshape(c, -1)
+            xt = x[n0:n1].transpose(0, 1).reshape(c, (n1 - n0) * length)
             yt = x.new_empty(y.shape[1], xt.shape[1])
             for o, row in enumerate(table):
                 yo = yt[o * b:(o + 1) * b]
@@ -256,7 +256,7 @@ class _BlockSparseMatmul(torch.autograd.Function):
                         torch.mm(wb[o, s], xt[u * b:(u + 1) * b], out=yo)
                     else:
                         yo.addmm_(wb[o, s], xt[u * b:(u + 1) * b])
-            y[n0:n1] = yt.view(-1, n1 - n0, length).transpose(0, 1)
+            y[n0:n1] = yt.view(y.shape[1], n1 - n0, length).transpose(0, 1)
         ctx.save_for_backward(x, wb)
         ctx.table, ctx.b = table, b
         return y
@@ -270,8 +270,8 @@ class _BlockSparseMatmul(torch.autograd.Function):
         grad_w = wb.new_zeros(wb.shape) if need_w else None
         grad_x = x.new_empty(x.shape) if need_x else None
         for n0, n1 in _sample_chunks(x):
-            gt = grad_y[n0:n1].transpose(0, 1).reshape(grad_y.shape[1], -1)
-            xt = x[n0:n1].transpose(0, 1).reshape(c, -1) if need_w else None
+            gt = grad_y[n0:n1].transpose(0, 1).reshape(grad_y.shape[1], (n1 - n0) * length)
+            xt = x[n0:n1].transpose(0, 1).reshape(c, (n1 - n0) * length) if need_w else None
             gxt = x.new_zeros(c, gt.shape[1]) if need_x else None
             for o, row in enumerate(table):
                 go = gt[o * b:(o + 1) * b]
@@ -385,7 +385,7 @@ def _conv_sparse(x, weight, neighbors, bias, stride, padding):
     n, c, h, w = x.shape
     x2d = x.transpose(0, 1).reshape(c, n * h * w)
     y = _sparse_mm(weight.reshape(neighbors.shape), x2d, neighbors, c)
-    y = y.view(-1, n, h, w).transpose(0, 1)
+    y = y.view(neighbors.shape[0], n, h, w).transpose(0, 1)
     return y if bias is None else y + bias.view(1, -1, 1, 1)
 
 
