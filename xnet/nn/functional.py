@@ -1,7 +1,8 @@
 """Compute backends of X-layers.  Every backend gives the outputs and gradients of the dense
 reference (``F.conv2d`` / ``F.linear`` with ``dense_weight``); they differ only in speed and memory.
-All are built from differentiable torch ops (index_select, conv2d, matmul, sparse CSR matmul with
-an explicit backward), so gradients are exact and the code runs on CPU and CUDA alike.
+All are built from torch ops (index_select, conv2d, matmul; the sparse CSR matmul and the CPU
+block-sparse matmul with an explicit backward), so gradients are exact and the code runs on CPU
+and CUDA alike.
 
 - ``masked``: scatter the compressed kernel into a dense one and run ``F.conv2d`` (the reference;
   dense cost, but always as fast as ``nn.Conv2d``).
