@@ -97,30 +97,36 @@ def choose_backend(x: torch.Tensor, weight: torch.Tensor, neighbors: torch.Tenso
 # ----------------------------------------------------------------------------------------------
 # sparse: CSR x dense with an explicit backward (grad of the values = sampled dense product).
 
-def _csr_transpose(neighbors: torch.Tensor, num_inputs: int):
-    """CSR row pointers / columns of the transposed pattern, and the edge order, cached on the table.
+def _cached_on(neighbors: torch.Tensor, name: str, arg, compute):
+    """``compute()``, cached on the (long-lived) ``neighbors`` buffer under ``name`` for ``arg``.
 
-    The (out, D) table of a layer is a long-lived buffer, so the argsort is done once per table
-    (and recomputed if the table is modified in place).
+    Recomputed when the table is modified in place (a loaded checkpoint bumps ``_version``).
     """
-    key = (neighbors._version, num_inputs)
-    cached = getattr(neighbors, "_xnet_csr_t", None)
+    key = (neighbors._version, arg)
+    cached = getattr(neighbors, name, None)
     if cached is not None and cached[0] == key:
         return cached[1]
-    out, d = neighbors.shape
-    dev = neighbors.device
-    col = neighbors.reshape(-1)
-    rows = torch.arange(out, device=dev).repeat_interleave(d)
-    order = torch.argsort(col * out + rows, stable=True)  # edges sorted by input
-    counts = torch.bincount(col, minlength=num_inputs)
-    t_crow = torch.zeros(num_inputs + 1, dtype=torch.long, device=dev)
-    t_crow[1:] = counts.cumsum(0)
-    parts = (t_crow, rows[order], order)
+    value = compute()
     try:
-        neighbors._xnet_csr_t = (key, parts)
+        setattr(neighbors, name, (key, value))
     except (AttributeError, RuntimeError):  # pragma: no cover - tensor subclasses without a __dict__
         pass
-    return parts
+    return value
+
+
+def _csr_transpose(neighbors: torch.Tensor, num_inputs: int):
+    """CSR row pointers / columns of the transposed pattern, and the edge order (cached)."""
+    def compute():
+        out, d = neighbors.shape
+        dev = neighbors.device
+        col = neighbors.reshape(-1)
+        rows = torch.arange(out, device=dev).repeat_interleave(d)
+        order = torch.argsort(col * out + rows, stable=True)  # edges sorted by input
+        counts = torch.bincount(col, minlength=num_inputs)
+        t_crow = torch.zeros(num_inputs + 1, dtype=torch.long, device=dev)
+        t_crow[1:] = counts.cumsum(0)
+        return t_crow, rows[order], order
+    return _cached_on(neighbors, "_xnet_csr_t", num_inputs, compute)
 
 
 def _csr(crow, col, values, size):
@@ -213,17 +219,8 @@ def _gather_blocks(x3, index):
 # block-sparse matmul (CPU): one GEMM per weight block, on views, nothing gathered
 
 def _block_table(neighbors: torch.Tensor, b: int) -> list[list[int]]:
-    """``table[o][s]``: the input block of output block ``o``'s s-th edge, cached on the buffer."""
-    key = (neighbors._version, b)
-    cached = getattr(neighbors, "_xnet_block_table", None)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    table = (neighbors[::b, ::b] // b).tolist()
-    try:
-        neighbors._xnet_block_table = (key, table)
-    except (AttributeError, RuntimeError):  # pragma: no cover - tensor subclasses without a __dict__
-        pass
-    return table
+    """``table[o][s]``: the input block of output block ``o``'s s-th edge (cached)."""
+    return _cached_on(neighbors, "_xnet_block_table", b, lambda: (neighbors[::b, ::b] // b).tolist())
 
 
 # The block-sparse matmul runs on chunks of samples of about this many input bytes per CPU thread:
