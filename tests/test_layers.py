@@ -1,4 +1,5 @@
 """xnet.nn: X-Conv / X-Linear against the dense reference, every backend, forward and backward."""
+
 import math
 
 import pytest
@@ -37,13 +38,13 @@ def _conv_case(layer, x):
 CONV_SHAPES = [
     # in, out, k, stride, padding, dilation, degree, block
     (12, 10, 3, 1, 1, 1, 5, None),
-    (13, 7, 3, 2, 0, 1, 4, None),      # odd channel counts, stride
-    (9, 11, 5, 1, 2, 2, 3, None),      # dilation
+    (13, 7, 3, 2, 0, 1, 4, None),  # odd channel counts, stride
+    (9, 11, 5, 1, 2, 2, 3, None),  # dilation
     (16, 16, 1, 1, 0, 1, 4, None),
-    (15, 9, 1, 2, 1, 1, 5, None),      # 1x1 with padding and stride
-    (24, 16, 3, 1, 1, 1, 12, 4),       # block graph
-    (16, 24, 1, 2, 0, 1, 8, 8),        # block graph, 1x1
-    (32, 16, 1, 1, 0, 1, 24, 8),       # block graph, 1x1, three input blocks per output block
+    (15, 9, 1, 2, 1, 1, 5, None),  # 1x1 with padding and stride
+    (24, 16, 3, 1, 1, 1, 12, 4),  # block graph
+    (16, 24, 1, 2, 0, 1, 8, 8),  # block graph, 1x1
+    (32, 16, 1, 1, 0, 1, 24, 8),  # block graph, 1x1, three input blocks per output block
     (16, 8, (1, 3), (2, 1), (0, 1), 1, 8, 2),  # non-square kernel
 ]
 
@@ -57,16 +58,17 @@ def test_conv_backends_match_dense(backend, shape, device):
     if backend == "block" and b is None:
         with pytest.raises(ValueError, match="^backend:"):
             XConv2d(cin, cout, k, stride, padding, dilation, degree=d, seed=0, backend=backend)(
-                torch.randn(1, cin, 8, 8))
+                torch.randn(1, cin, 8, 8)
+            )
         return
     if backend == "sparse" and not pointwise:
         with pytest.raises(ValueError, match="^backend:"):
             XConv2d(cin, cout, k, stride, padding, dilation, degree=d, seed=0, backend=backend)(
-                torch.randn(1, cin, 8, 8))
+                torch.randn(1, cin, 8, 8)
+            )
         return
     torch.manual_seed(0)
-    layer = XConv2d(cin, cout, k, stride, padding, dilation, degree=d, seed=1, block_size=b,
-                    backend=backend).to(device)
+    layer = XConv2d(cin, cout, k, stride, padding, dilation, degree=d, seed=1, block_size=b, backend=backend).to(device)
     _conv_case(layer, torch.randn(3, cin, 11, 10, device=device))
 
 
@@ -94,8 +96,9 @@ def _linear_case(layer, x):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("backend", ["masked", "gather", "block", "sparse", "auto"])
-@pytest.mark.parametrize("cin, cout, d, b, lead", [(17, 9, 6, None, (5,)), (32, 24, 16, 8, (2, 3)),
-                                                   (64, 16, 4, None, (7,))])
+@pytest.mark.parametrize(
+    "cin, cout, d, b, lead", [(17, 9, 6, None, (5,)), (32, 24, 16, 8, (2, 3)), (64, 16, 4, None, (7,))]
+)
 def test_linear_backends_match_dense(backend, cin, cout, d, b, lead, device):
     if backend == "block" and b is None:
         with pytest.raises(ValueError, match="^backend:"):
@@ -141,11 +144,17 @@ def test_seeding_and_state_dict_round_trip():
     assert b.graph == a.graph
     x = torch.randn(2, 32, 6, 6)
     assert torch.equal(a(x), b(x))
-    # a checkpoint with another degree / block structure restores that network too
+    # a checkpoint of a block graph restores that network into a channel-level layer of the same
+    # shape, and the block structure (fast paths) is recovered from the table
     c = XConv2d(32, 16, 3, padding=1, degree=16, seed=1, block_size=8)
-    a.load_state_dict(c.state_dict())
-    assert a.degree == 16 and a.block_size == 8 and torch.equal(a(x), c(x))
-    assert XF.choose_backend(x, a.weight, a.neighbors, a._fast_block) in XF.BACKENDS
+    d = XConv2d(32, 16, 3, padding=1, degree=16, seed=2)
+    assert d.block_size == 1
+    d.load_state_dict(c.state_dict())
+    assert d.block_size == 8 and d._fast_block == 8 and torch.equal(d(x), c(x))
+    assert XF.choose_backend(x, d.weight, d.neighbors, d._fast_block) == "block"
+    # another degree is a clear error that says how to build a matching layer
+    with pytest.raises(RuntimeError, match=r"degree 16.*build XConv2d\(32, 16, \.\.\., degree=16\) to load it"):
+        a.load_state_dict(c.state_dict())
 
 
 def test_seed_none_follows_global_rng():
@@ -182,10 +191,12 @@ def test_kaiming_init_for_fan_in_d():
 
 def test_extra_repr():
     assert repr(XConv2d(64, 32, 3, stride=2, padding=1, bias=False, compression=4)) == (
-        "XConv2d(64, 32, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False, degree=16, compression=4)")
+        "XConv2d(64, 32, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False, degree=16, compression=4)"
+    )
     assert "block_size=8" in repr(XConv2d(64, 32, 1, degree=16, block_size=8))
     assert repr(XLinear(64, 10, degree=8)) == (
-        "XLinear(in_features=64, out_features=10, bias=True, degree=8, compression=8)")
+        "XLinear(in_features=64, out_features=10, bias=True, degree=8, compression=8)"
+    )
 
 
 def test_factory_kinds():
@@ -196,22 +207,25 @@ def test_factory_kinds():
     assert isinstance(linear("x", 32, 10, compression=2), XLinear)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(degree=0), "degree"),
-    (dict(degree=17), "degree"),
-    (dict(degree=2.5), "degree"),
-    (dict(compression=0.5), "compression"),
-    (dict(compression=3), "compression"),  # 16 / 3 is not a whole degree
-    (dict(degree=4, compression=4), "degree/compression/graph"),
-    (dict(), "degree/compression/graph"),
-    (dict(graph=random_expander(15, 8, 3)), "graph"),
-    (dict(graph=random_expander(16, 9, 3)), "graph"),
-    (dict(graph="random"), "graph"),
-    (dict(degree=4, backend="fast"), "backend"),
-    (dict(degree=4, block_size=3), "block_size"),
-    (dict(degree=6, block_size=4), "block_size"),
-    (dict(graph=random_expander(16, 8, 4), block_size=2), "block_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(degree=0), "degree"),
+        (dict(degree=17), "degree"),
+        (dict(degree=2.5), "degree"),
+        (dict(compression=0.5), "compression"),
+        (dict(compression=3), "compression"),  # 16 / 3 is not a whole degree
+        (dict(degree=4, compression=4), "degree/compression/graph"),
+        (dict(), "degree/compression/graph"),
+        (dict(graph=random_expander(15, 8, 3)), "graph"),
+        (dict(graph=random_expander(16, 9, 3)), "graph"),
+        (dict(graph="random"), "graph"),
+        (dict(degree=4, backend="fast"), "backend"),
+        (dict(degree=4, block_size=3), "block_size"),
+        (dict(degree=6, block_size=4), "block_size"),
+        (dict(graph=random_expander(16, 8, 4), block_size=2), "block_size"),
+    ],
+)
 def test_bad_arguments_raise_value_error_naming_them(kwargs, match):
     with pytest.raises(ValueError, match=f"^{match}:"):
         XConv2d(16, 8, 3, **kwargs)
@@ -231,25 +245,29 @@ def test_auto_rule():
     x1, x3 = torch.randn(2, 64, 4, 4), torch.randn(2, 64, 4, 4)
     pick = lambda layer, x: XF.choose_backend(x, layer.weight, layer.neighbors, layer._fast_block, layer.stride)
     assert pick(XConv2d(64, 64, 3, degree=16, block_size=8), x3) == "block"
-    assert pick(XConv2d(64, 64, 3, degree=32, block_size=8), x3) == "block"      # 3x3 at C = 2
+    assert pick(XConv2d(64, 64, 3, degree=32, block_size=8), x3) == "block"  # 3x3 at C = 2
     assert pick(XConv2d(64, 64, 3, 2, degree=16, block_size=8), x3) == "masked"  # stride 2 on CPU
-    assert pick(XConv2d(64, 64, 1, degree=32, block_size=8), x1) == "masked"     # 1x1 at C = 2
-    assert pick(XConv2d(64, 64, 3, degree=16, seed=0), x3) == "masked"           # channel-level graph
-    assert pick(XConv2d(64, 64, 1, degree=4, seed=0), x1) == "sparse"            # 1x1 at C = 16
+    assert pick(XConv2d(64, 64, 1, degree=32, block_size=8), x1) == "masked"  # 1x1 at C = 2
+    assert pick(XConv2d(64, 64, 3, degree=16, seed=0), x3) == "masked"  # channel-level graph
+    assert pick(XConv2d(64, 64, 1, degree=4, seed=0), x1) == "sparse"  # 1x1 at C = 16
+    assert XConv2d(64, 64, 1, degree=4, seed=0).auto_backend(x1) == "sparse"  # the layer's own shortcut
+    assert XConv2d(64, 64, 3, 2, degree=16, block_size=8).auto_backend(x3) == "masked"  # it passes the stride
+    assert XConv2d(64, 64, 1, degree=4, regular="input").auto_backend(x1) == "sparse"  # C = out / D = 16
+    assert XConv2d(64, 64, 1, degree=16, block_size=8, regular="input").auto_backend(x1) == "masked"  # no block
     # 1x1 block layers on CPU: blocks >= 16 at C >= 4, and enough work in all and per GEMM
     big = torch.empty(16, 128, 64, 64)
     assert pick(XConv2d(128, 128, 1, graph=grouped_graph(128, 128, 8)), big) == "block"  # detected b = 16, C = 8
-    assert pick(XConv2d(128, 128, 1, degree=32, block_size=32), big) == "block"   # b = 32 at C = 4
-    assert pick(XConv2d(128, 128, 1, degree=32, block_size=16), big) == "block"   # b = 16 at C = 4
-    assert pick(XConv2d(128, 128, 1, degree=8, block_size=8), big) == "masked"    # b = 8
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=32), big) == "block"  # b = 32 at C = 4
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=16), big) == "block"  # b = 16 at C = 4
+    assert pick(XConv2d(128, 128, 1, degree=8, block_size=8), big) == "masked"  # b = 8
     assert pick(XConv2d(128, 128, 1, degree=64, block_size=32), big) == "masked"  # C = 2
     assert pick(XConv2d(128, 128, 1, degree=32, block_size=32), torch.empty(8, 128, 7, 7)) == "masked"  # small
-    wide = torch.empty(8, 2048, 7, 7)   # 51M MACs at D = 256, but 392 x 16 x 16 per GEMM
+    wide = torch.empty(8, 2048, 7, 7)  # 51M MACs at D = 256, but 392 x 16 x 16 per GEMM
     assert pick(XConv2d(2048, 512, 1, degree=256, block_size=16), wide) == "masked"
     assert pick(XConv2d(2048, 512, 1, degree=512, block_size=32), wide) == "block"
 
 
-@pytest.mark.parametrize("chunk_bytes", [1, 10 ** 9])  # one sample per chunk / one chunk
+@pytest.mark.parametrize("chunk_bytes", [1, 10**9])  # one sample per chunk / one chunk
 def test_block_matmul_gradcheck(monkeypatch, chunk_bytes):
     # the CPU block-sparse matmul (1x1 conv and linear) against autograd's numerical gradients, in
     # float64, whether the samples run in one chunk or one by one
@@ -257,12 +275,14 @@ def test_block_matmul_gradcheck(monkeypatch, chunk_bytes):
     torch.manual_seed(0)
     conv = XConv2d(12, 8, 1, degree=6, block_size=2, seed=3, backend="block").double()
     x = torch.randn(3, 12, 2, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda x, w, b: XF.xconv2d(x, w, conv.neighbors, b, backend="block",
-                                                               block_size=2), (x, conv.weight, conv.bias))
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: XF.xconv2d(x, w, conv.neighbors, b, backend="block", block_size=2), (x, conv.weight, conv.bias)
+    )
     lin = XLinear(12, 9, degree=6, block_size=3, seed=4, backend="block").double()
     x = torch.randn(4, 12, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda x, w: XF.xlinear(x, w, lin.neighbors, backend="block", block_size=3),
-                                    (x, lin.weight))
+    assert torch.autograd.gradcheck(
+        lambda x, w: XF.xlinear(x, w, lin.neighbors, backend="block", block_size=3), (x, lin.weight)
+    )
 
 
 def test_block_matmul_partial_grads_and_layouts():
@@ -270,18 +290,18 @@ def test_block_matmul_partial_grads_and_layouts():
     layer = XConv2d(32, 16, 1, degree=16, block_size=8, bias=False, seed=0, backend="block")
     x = torch.randn(4, 32, 5, 6)
     ref = F.conv2d(x, layer.dense_weight())
-    _assert_close(layer(x.contiguous(memory_format=torch.channels_last)), ref)   # any input layout
+    _assert_close(layer(x.contiguous(memory_format=torch.channels_last)), ref)  # any input layout
     _assert_close(layer(x[:, :, ::2, :]), F.conv2d(x[:, :, ::2, :], layer.dense_weight()))
     # weight gradient only (first layer of a network: the input needs no gradient)
-    gw, = torch.autograd.grad(layer(x).sum(), layer.weight)
-    gw0, = torch.autograd.grad(F.conv2d(x, layer.dense_weight()).sum(), layer.weight)
+    (gw,) = torch.autograd.grad(layer(x).sum(), layer.weight)
+    (gw0,) = torch.autograd.grad(F.conv2d(x, layer.dense_weight()).sum(), layer.weight)
     _assert_close(gw, gw0)
     # input gradient only (frozen layer)
     layer.weight.requires_grad_(False)
     xx = x.clone().requires_grad_(True)
-    gx, = torch.autograd.grad(layer(xx).sum(), xx)
+    (gx,) = torch.autograd.grad(layer(xx).sum(), xx)
     xx0 = x.clone().requires_grad_(True)
-    gx0, = torch.autograd.grad(F.conv2d(xx0, layer.dense_weight()).sum(), xx0)
+    (gx0,) = torch.autograd.grad(F.conv2d(xx0, layer.dense_weight()).sum(), xx0)
     _assert_close(gx, gx0)
 
 
@@ -318,9 +338,14 @@ def test_backends_under_autocast(backend, k):
     b = 8 if backend == "block" else None
     conv_layer = XConv2d(32, 16, k, padding=k // 2, degree=16, block_size=b, seed=0, backend=backend)
     lin = XLinear(32, 16, degree=16, block_size=b, seed=0, backend=backend)
-    for layer, x, ref_fn in ((conv_layer, torch.randn(2, 32, 5, 5),
-                              lambda x: F.conv2d(x, conv_layer.dense_weight(), conv_layer.bias, padding=k // 2)),
-                             (lin, torch.randn(4, 32), lambda x: F.linear(x, lin.dense_weight(), lin.bias))):
+    for layer, x, ref_fn in (
+        (
+            conv_layer,
+            torch.randn(2, 32, 5, 5),
+            lambda x: F.conv2d(x, conv_layer.dense_weight(), conv_layer.bias, padding=k // 2),
+        ),
+        (lin, torch.randn(4, 32), lambda x: F.linear(x, lin.dense_weight(), lin.bias)),
+    ):
         xb = x.bfloat16().requires_grad_(True)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             y = layer(xb)
@@ -334,7 +359,7 @@ def test_backends_under_autocast(backend, k):
 
 
 def test_gathered_block_path_used_on_cuda(monkeypatch):
-    # 1x1 / linear block layers take a batched matmul over gathered blocks on CUDA; the same ops
+    # 1x1 / linear block layers take one grouped convolution over gathered blocks on CUDA; the same ops
     # run on CPU, so check that path here too, forward and backward
     monkeypatch.setattr(XF, "_use_block_matmul", lambda x: False)
     calls = []
@@ -351,10 +376,185 @@ def test_gathered_block_path_used_on_cuda(monkeypatch):
 def test_empty_batch(backend):
     # a batch of zero samples (e.g. the last shard of a tiny validation set) runs like nn.Conv2d
     b = 8 if backend == "block" else None
-    for layer, x in ((XConv2d(32, 16, 1, degree=16, block_size=b, seed=0, backend=backend), torch.randn(0, 32, 4, 4)),
-                     (XLinear(32, 16, degree=16, block_size=b, seed=0, backend=backend), torch.randn(0, 32))):
+    for layer, x in (
+        (XConv2d(32, 16, 1, degree=16, block_size=b, seed=0, backend=backend), torch.randn(0, 32, 4, 4)),
+        (XLinear(32, 16, degree=16, block_size=b, seed=0, backend=backend), torch.randn(0, 32)),
+    ):
         x.requires_grad_(True)
         y = layer(x)
         y.sum().backward()
-        assert y.shape == (0, 16, 4, 4)[:x.dim()] and x.grad.shape == x.shape
+        assert y.shape == (0, 16, 4, 4)[: x.dim()] and x.grad.shape == x.shape
         assert not layer.weight.grad.any()
+
+
+# ----------------------------------------------------------------------------------------------
+# input-regular graphs (the authors' rule when in <= out): every input feeds D distinct outputs
+
+INPUT_REGULAR_CONV_SHAPES = [
+    # in, out, k, stride, padding, degree
+    (8, 24, 1, 1, 0, 3),  # in < out, 1x1 (ResNet's expanding conv3)
+    (8, 24, 3, 2, 1, 5),  # in < out, 3x3, stride 2
+    (12, 12, 3, 1, 1, 4),  # in == out
+    (12, 12, 1, 2, 0, 12),  # in == out, dense degree, 1x1 stride 2
+    (16, 6, 3, 1, 0, 2),  # in > out, drawn input-regular on request
+    (5, 40, 1, 1, 0, 20),  # compression 2 at in << out
+    (4, 64, 1, 1, 0, 4),  # compression out / D = 16: auto picks sparse on CPU
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("backend", ["masked", "gather", "block", "sparse", "auto"])
+@pytest.mark.parametrize("shape", INPUT_REGULAR_CONV_SHAPES)
+def test_input_regular_conv_backends_match_dense(backend, shape, device):
+    cin, cout, k, stride, padding, d = shape
+    layer = XConv2d(cin, cout, k, stride, padding, degree=d, regular="input", seed=3, backend=backend).to(device)
+    assert layer.side == "input" and layer.weight.shape == (cin, d, k, k) and layer.neighbors.shape == (cin, d)
+    x = torch.randn(2, cin, 9, 8, device=device)
+    if device == "cpu":
+        pick = XF.choose_backend(x, layer.weight, layer.neighbors, layer._fast_block, side="input", num_outputs=cout)
+        assert pick == ("sparse" if k == 1 and cout // d >= 16 else "masked")
+    if backend == "block" or (backend == "sparse" and k != 1):
+        with pytest.raises(ValueError, match="^backend:"):
+            layer(x)
+        return
+    torch.manual_seed(0)
+    _conv_case(layer, x)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("backend", ["masked", "gather", "block", "sparse", "auto"])
+@pytest.mark.parametrize("cin, cout, d, lead", [(6, 20, 4, (5,)), (16, 16, 2, (2, 3)), (32, 8, 8, (7,))])
+def test_input_regular_linear_backends_match_dense(backend, cin, cout, d, lead, device):
+    layer = XLinear(cin, cout, degree=d, regular="input", seed=4, backend=backend).to(device)
+    assert layer.weight.shape == (cin, d)
+    x = torch.randn(*lead, cin, device=device)
+    if backend == "block":
+        with pytest.raises(ValueError, match="^backend: 'block' supports output-regular"):
+            layer(x)
+        return
+    torch.manual_seed(0)
+    _linear_case(layer, x)
+
+
+def test_input_regular_gather_in_chunks(monkeypatch):
+    monkeypatch.setattr(XF, "GATHER_CHUNK_BYTES", 2000)  # force chunks of one or two inputs
+    torch.manual_seed(0)
+    _conv_case(
+        XConv2d(10, 14, 3, padding=1, degree=4, regular="input", seed=0, backend="gather"), torch.randn(2, 10, 7, 7)
+    )
+    _linear_case(XLinear(10, 14, degree=4, regular="input", seed=0, backend="gather"), torch.randn(30, 10))
+
+
+def test_input_regular_gradcheck():
+    # the transposed CSR matmul and the depthwise + index_add gather against numerical gradients
+    for backend, k in (("sparse", 1), ("gather", 3)):
+        conv = XConv2d(5, 9, k, padding=k // 2, degree=3, regular="input", seed=1, backend=backend).double()
+        x = torch.randn(2, 5, 3, 3, dtype=torch.float64, requires_grad=True)
+
+        def f(x, w, b, conv=conv, k=k, backend=backend):
+            return XF.xconv2d(x, w, conv.neighbors, b, padding=k // 2, backend=backend, side="input", num_outputs=9)
+
+        assert torch.autograd.gradcheck(f, (x, conv.weight, conv.bias))
+
+
+def test_authors_rule_in_layers_and_factory():
+    from xnet.graphs import authors_expander
+
+    assert XConv2d(64, 256, 1, degree=32, regular="authors").side == "input"  # in <= out
+    assert XConv2d(64, 64, 3, degree=32, regular="authors").side == "input"  # in == out
+    assert XConv2d(256, 64, 1, degree=128, regular="authors").side == "output"  # in > out: the paper's
+    assert XConv2d(64, 64, 3, degree=32).side == "output"  # the layers' default
+    g = authors_expander(64, 256, 32, seed=5)
+    layer = conv("x", 64, 256, 1, graph=g)
+    assert isinstance(layer, XConv2d) and layer.graph == g
+    lin = linear("x", 16, 32, degree=4, regular="authors", seed=0)
+    assert lin.side == "input" and lin.degree == 4
+    assert linear("x", 16, 32, graph=authors_expander(16, 32, 4)).graph == authors_expander(16, 32, 4)
+    # ResNet-50 conv3 (64 -> 256) at C = 2: D = 64 // 2 = 32 outputs per input keeps 1/8 of the
+    # connections (issue 9, item 1), not 1/2
+    c3 = XConv2d(64, 256, 1, degree=32, regular="authors", bias=False)
+    assert c3.density == pytest.approx(1 / 8) and c3.compression == 8 and c3.num_edges == 64 * 32
+    assert c3.weight.numel() == 64 * 32
+
+
+def test_input_regular_properties_and_repr():
+    layer = XConv2d(8, 24, 3, padding=1, degree=6, regular="input", seed=0, bias=False)
+    dense = layer.dense_weight()
+    assert dense.shape == (24, 8, 3, 3)
+    nonzero = dense.abs().sum((2, 3)) != 0
+    assert torch.equal(nonzero, layer.graph.to_dense())
+    assert (nonzero.sum(0) == 6).all()  # each input feeds D = 6 outputs
+    assert layer.degree == 6 and layer.compression == 4 and layer.density == pytest.approx(0.25)
+    assert repr(layer) == (
+        "XConv2d(8, 24, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False, "
+        "degree=6, compression=4, regular='input')"
+    )
+    assert "regular" not in repr(XConv2d(8, 24, 3, degree=6))  # shown only when input-regular
+    assert XLinear(8, 20, compression=4, regular="input").degree == 5  # compression is out / D here
+    torch.manual_seed(0)
+    big = XConv2d(256, 512, 3, degree=64, regular="input")
+    fan_in = 256 * 64 / 512 * 9  # the mean fan-in of an output
+    assert float(big.weight.detach().std()) == pytest.approx(math.sqrt(2 / fan_in), rel=0.05)
+
+
+def test_input_regular_state_dict_and_seeds():
+    a = XConv2d(12, 12, 1, degree=3, regular="input", seed=1)
+    sd = a.state_dict()
+    assert sd["neighbors"].shape == (12, 3) and bool(sd["input_regular"])
+    b = XConv2d(12, 12, 1, degree=3, regular="input", seed=2)  # same shape, another seed
+    assert b.graph != a.graph
+    b.load_state_dict(sd)
+    x = torch.randn(2, 12, 4, 4)
+    assert b.graph == a.graph and torch.equal(b(x), a(x))
+    # in == out: an output-regular layer of the same table shape refuses it, naming the side
+    c = XConv2d(12, 12, 1, degree=3, seed=2)
+    with pytest.raises(RuntimeError, match="input-regular graph.*regular='input'"):
+        c.load_state_dict(sd)
+    # a checkpoint written before the side existed loads as output-regular
+    old = {k: v for k, v in c.state_dict().items() if k != "input_regular"}
+    XConv2d(12, 12, 1, degree=3, seed=5).load_state_dict(old)
+
+
+def test_input_regular_sparse_after_loading_another_graph():
+    # the transposed CSR pattern cached on the neighbors buffer follows a loaded table
+    torch.manual_seed(0)
+    a = XConv2d(16, 32, 1, degree=2, regular="input", seed=0, backend="sparse")
+    x = torch.randn(2, 16, 3, 3)
+    _conv_case(a, x)
+    a.load_state_dict(XConv2d(16, 32, 1, degree=2, regular="input", seed=1).state_dict())
+    _conv_case(a, x)
+
+
+def test_input_regular_block_graph_never_takes_block_path():
+    from xnet.graphs import block_graph as bg
+
+    g = bg(random_expander(4, 8, 2, seed=0, regular="input"), 8)  # 32 -> 64, blocks of 8
+    layer = XConv2d(32, 64, 3, padding=1, graph=g)
+    assert layer.block_size == 8 and layer.side == "input"
+    x = torch.randn(2, 32, 6, 6)
+    assert (
+        XF.choose_backend(x, layer.weight, layer.neighbors, layer._fast_block, side="input", num_outputs=64) != "block"
+    )
+    torch.manual_seed(0)
+    _conv_case(layer, x)
+    built = XConv2d(32, 64, 1, degree=16, block_size=8, regular="input", seed=0)
+    assert built.block_size == 8 and built.graph.input_degrees().eq(16).all()
+
+
+@pytest.mark.parametrize("method", ["hooks", "thop", "flop_counter"])
+def test_counting_sees_real_edges_of_both_sides(method):
+    from xnet.counting import profile
+
+    # MACs = out pixels x edges x k x k per sample; params = edges x k x k (+ bias)
+    model = nn.Sequential(
+        XConv2d(8, 24, 3, stride=2, padding=1, degree=6, regular="input", bias=False),  # 8x8 out
+        XConv2d(24, 12, 1, degree=4, bias=False),  # output-reg.
+        nn.Flatten(),
+        XLinear(12 * 64, 40, degree=10, regular="input"),
+    )
+    counted = profile(model, (8, 16, 16), method=method)
+    edges = (8 * 6, 12 * 4, 12 * 64 * 10)
+    assert counted["macs"] == 64 * edges[0] * 9 + 64 * edges[1] + edges[2]
+    assert counted["params"] == edges[0] * 9 + edges[1] + edges[2] + 40
+    dense_macs = 64 * 24 * 8 * 9
+    assert 64 * edges[0] * 9 * 4 == dense_macs  # D / out = 1/4 of the dense layer, not D / in

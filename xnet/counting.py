@@ -2,9 +2,11 @@
 
 MACs are the multiply-accumulates of the convolution and linear layers (the convention of the
 paper's CIFAR and MobileNet "FLOPs"; Table 1's "FLOPs" are about 2 x MACs), biases, BN, ReLU and
-pooling excluded, per sample.  An X-Conv with degree D and a k x k kernel costs
-``out_elements * D * k * k``; a G-Conv ``out_elements * (in / groups) * k * k``.  Parameters are
-the model's trainable tensors, in which X-layers store only their edges.
+pooling excluded, per sample.  An X-Conv with E channel connections (edges) and a k x k kernel
+costs ``out_pixels * E * k * k`` (E = out * D for the paper's output-regular graph of degree D,
+in * D for an input-regular one, whose output degrees vary); a G-Conv
+``out_elements * (in / groups) * k * k``.  Parameters are the model's trainable tensors, in which
+X-layers store only their edges.
 
 Three independent counters, which agree (the tests check it):
 
@@ -14,6 +16,7 @@ Three independent counters, which agree (the tests check it):
   the gather algorithm (a grouped convolution / batched matmul over the D neighbours) so that the
   counted ops are the real ones; FLOPs / 2.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,10 +47,10 @@ def count_params(model: nn.Module, trainable_only: bool = False) -> int:
 
 
 def _macs_of(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
-    if isinstance(m, XConv2d):
-        return y.numel() * m.degree * m.weight.shape[2] * m.weight.shape[3]
+    if isinstance(m, XConv2d):  # out pixels x edges x kernel, whichever side the graph is regular on
+        return y.numel() // m.out_channels * m.num_edges * m.weight.shape[2] * m.weight.shape[3]
     if isinstance(m, XLinear):
-        return y.numel() * m.degree
+        return y.numel() // m.out_features * m.num_edges
     if isinstance(m, nn.Conv2d):
         return y.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
     if isinstance(m, nn.Linear):
@@ -70,8 +73,11 @@ def _run_hooks(model, x) -> int:
     def hook(m, inputs, output):
         total[0] += _macs_of(m, inputs[0], output)
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (XConv2d, XLinear, nn.Conv2d, nn.Linear))]
+    handles = [
+        m.register_forward_hook(hook)
+        for m in model.modules()
+        if isinstance(m, (XConv2d, XLinear, nn.Conv2d, nn.Linear))
+    ]
     try:
         model(x)
     finally:
@@ -89,8 +95,17 @@ def _macs_thop(model, x) -> int:
     def zero(m, inputs, output):
         m.total_ops += torch.DoubleTensor([0.0])
 
-    zero_types = (nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.MaxPool2d, nn.AvgPool2d,
-                  nn.AdaptiveAvgPool2d, nn.Dropout, nn.Identity)
+    zero_types = (
+        nn.BatchNorm1d,
+        nn.BatchNorm2d,
+        nn.ReLU,
+        nn.ReLU6,
+        nn.MaxPool2d,
+        nn.AvgPool2d,
+        nn.AdaptiveAvgPool2d,
+        nn.Dropout,
+        nn.Identity,
+    )
     custom = {XConv2d: x_rule, XLinear: x_rule, **{t: zero for t in zero_types}}
     with contextlib.redirect_stdout(None):
         ops, _ = thop.profile(model, inputs=(x,), custom_ops=custom, verbose=False)
@@ -99,8 +114,15 @@ def _macs_thop(model, x) -> int:
 
 def _xlinear_gather(m):
     def forward(x):
-        y = torch.einsum("bod,od->bo", x[:, m.neighbors], m.weight)
+        if m.side == "input":  # each input times its D weights (a counted bmm), added into its outputs
+            z = torch.bmm(x.t().unsqueeze(-1), m.weight.unsqueeze(1))  # (in, B, D)
+            y = x.new_zeros(x.shape[0], m.out_features).index_add(
+                1, m.neighbors.reshape(-1), z.transpose(0, 1).reshape(x.shape[0], -1)
+            )
+        else:
+            y = torch.einsum("bod,od->bo", x[:, m.neighbors], m.weight)
         return y if m.bias is None else y + m.bias
+
     return forward
 
 

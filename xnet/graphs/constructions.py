@@ -1,6 +1,9 @@
 """Graph constructions for X-layers.
 
-- :func:`random_expander`: the paper's random bipartite expander (Section 3.2).
+- :func:`random_expander`: the paper's random bipartite expander (Section 3.2); with
+  ``regular="input"`` every input draws its outputs instead.
+- :func:`authors_expander`: the graph the authors' released code draws (output-regular if
+  ``in > out``, input-regular otherwise).
 - :func:`balanced_expander`: the same, but also balanced on the input side (a union of matchings).
 - :func:`grouped_graph`: the G-Conv graph (block diagonal), so X and G compare as graphs.
 - :func:`paley_graph` / :func:`cayley_expander`: explicit, deterministic expanders (Cayley graphs of
@@ -11,18 +14,30 @@
 Every construction draws from its own CPU ``torch.Generator`` seeded with ``seed``, so the same seed
 gives the same graph on every machine and device.
 """
+
 from __future__ import annotations
 
 import math
+import operator
 
 import torch
 
 from .bipartite import BipartiteGraph
 
+SEED_RANGE = (-(2**63), 2**64)  # what torch.Generator.manual_seed accepts
+
 
 def _generator(seed: int | None) -> torch.Generator:
+    if seed is None:
+        seed = 0
+    try:
+        value = operator.index(seed)
+    except TypeError:
+        value = None
+    if value is None or isinstance(seed, bool) or not SEED_RANGE[0] <= value < SEED_RANGE[1]:
+        raise ValueError(f"seed: must be an integer in [-2**63, 2**64), got {seed!r}")
     g = torch.Generator()
-    g.manual_seed(0 if seed is None else int(seed))
+    g.manual_seed(value)
     return g
 
 
@@ -32,25 +47,59 @@ def _check_size(name: str, value) -> int:
     return value
 
 
-def _check_degree(degree, num_inputs: int) -> int:
-    if isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= num_inputs:
-        raise ValueError(f"degree: must be an integer between 1 and num_inputs={num_inputs}, got {degree!r}")
+def _check_degree(degree, limit: int, limit_name: str = "num_inputs") -> int:
+    if isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= limit:
+        raise ValueError(f"degree: must be an integer between 1 and {limit_name}={limit}, got {degree!r}")
     return degree
 
 
-def random_expander(num_inputs: int, num_outputs: int, degree: int, seed: int | None = 0) -> BipartiteGraph:
+def _check_regular(regular) -> str:
+    if regular not in ("output", "input"):
+        raise ValueError(f"regular: must be 'output' or 'input', got {regular!r}")
+    return regular
+
+
+def random_expander(
+    num_inputs: int, num_outputs: int, degree: int, seed: int | None = 0, regular: str = "output"
+) -> BipartiteGraph:
     """The paper's random bipartite expander (Section 3.2).
 
-    Every output picks ``degree`` distinct inputs uniformly at random.  The draw uses its own CPU
-    generator seeded with ``seed``, so the same seed gives the same graph on every machine.
+    ``regular="output"`` (the paper): every output picks ``degree`` distinct inputs uniformly at
+    random (``degree <= num_inputs``).  ``regular="input"``: every input picks ``degree``
+    distinct outputs (``degree <= num_outputs``), so output degrees vary and the density is
+    ``degree / num_outputs``.  The draw uses its own CPU generator seeded with ``seed``, so the
+    same seed gives the same graph on every machine.
     """
     _check_size("num_inputs", num_inputs)
     _check_size("num_outputs", num_outputs)
-    _check_degree(degree, num_inputs)
+    _check_regular(regular)
     gen = _generator(seed)
-    scores = torch.rand(num_outputs, num_inputs, generator=gen)
-    neighbors = scores.topk(degree, dim=1).indices
-    return BipartiteGraph(neighbors, num_inputs, name="random")
+    if regular == "output":
+        _check_degree(degree, num_inputs)
+        scores = torch.rand(num_outputs, num_inputs, generator=gen)
+        return BipartiteGraph(scores.topk(degree, dim=1).indices, num_inputs, name="random")
+    _check_degree(degree, num_outputs, "num_outputs")
+    scores = torch.rand(num_inputs, num_outputs, generator=gen)
+    return BipartiteGraph(
+        scores.topk(degree, dim=1).indices, num_inputs, name="random", side="input", num_outputs=num_outputs
+    )
+
+
+def authors_expander(num_inputs: int, num_outputs: int, degree: int, seed: int | None = 0) -> BipartiteGraph:
+    """The graph of the authors' released X-layer (``expandSize`` = ``degree``).
+
+    ``ExpanderConv2d`` / ``ExpanderLinear`` (``code/models/layers/expandergraphlayer.py:140-149``
+    and ``:63-72``) let every output draw ``degree`` distinct inputs when ``in > out`` (strictly),
+    and otherwise let every *input* draw ``degree`` distinct outputs.  So this is
+    :func:`random_expander` with ``regular="output"`` if ``num_inputs > num_outputs`` and
+    ``regular="input"`` otherwise (density ``degree / num_outputs``).  Same seed, same graph (own
+    CPU generator); the authors' masks came from the global RNG and are not reproduced bit for bit.
+    """
+    _check_size("num_inputs", num_inputs)
+    _check_size("num_outputs", num_outputs)
+    regular = "output" if num_inputs > num_outputs else "input"
+    g = random_expander(num_inputs, num_outputs, degree, seed=seed, regular=regular)
+    return BipartiteGraph(g.neighbors, num_inputs, name="authors", side=g.side, num_outputs=num_outputs)
 
 
 def balanced_expander(num_inputs: int, num_outputs: int, degree: int, seed: int | None = 0) -> BipartiteGraph:
@@ -87,7 +136,8 @@ def grouped_graph(num_inputs: int, num_outputs: int, groups: int) -> BipartiteGr
     """The G-Conv graph: block diagonal with ``groups`` blocks, as ``nn.Conv2d(groups=...)``."""
     _check_size("num_inputs", num_inputs)
     _check_size("num_outputs", num_outputs)
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or num_inputs % groups or num_outputs % groups:
+    bad = isinstance(groups, bool) or not isinstance(groups, int) or groups < 1
+    if bad or num_inputs % groups or num_outputs % groups:
         raise ValueError(f"groups: must divide num_inputs={num_inputs} and num_outputs={num_outputs}, got {groups!r}")
     d = num_inputs // groups
     group_of_output = torch.arange(num_outputs) // (num_outputs // groups)
@@ -96,7 +146,7 @@ def grouped_graph(num_inputs: int, num_outputs: int, groups: int) -> BipartiteGr
 
 
 def _is_prime(p: int) -> bool:
-    return p >= 2 and all(p % q for q in range(2, int(p ** 0.5) + 1))
+    return p >= 2 and all(p % q for q in range(2, int(p**0.5) + 1))
 
 
 def _primitive_root(p: int) -> int:
@@ -156,7 +206,8 @@ def block_graph(graph: BipartiteGraph, block_size: int) -> BipartiteGraph:
     Output channel ``o * b + i`` sees input channels ``u * b + j`` for every neighbour ``u`` of
     ``o`` and every ``j < b``: sizes and degree grow by ``b``, the density (1/compression) and the
     spectral gap stay those of ``graph``.  The result is coarser (channels in a block share their
-    inputs) but maps onto dense GEMMs / one grouped convolution.
+    inputs) but maps onto dense GEMMs / one grouped convolution.  An input-regular graph stays
+    input-regular (its table lists outputs, and the roles above swap).
     """
     if not isinstance(graph, BipartiteGraph):
         raise ValueError(f"graph: expected a BipartiteGraph, got {type(graph).__name__}")
@@ -166,12 +217,19 @@ def block_graph(graph: BipartiteGraph, block_size: int) -> BipartiteGraph:
     nb = graph.neighbors  # (O, D)
     chans = (nb[:, :, None] * b + torch.arange(b)).reshape(nb.shape[0], -1)  # (O, D*b)
     neighbors = chans.repeat_interleave(b, dim=0)
-    return BipartiteGraph(neighbors, graph.num_inputs * b, block_size=graph.block_size * b,
-                          name=f"block{b}({graph.name})")
+    return BipartiteGraph(
+        neighbors,
+        graph.num_inputs * b,
+        block_size=graph.block_size * b,
+        name=f"block{b}({graph.name})",
+        side=graph.side,
+        num_outputs=graph.num_outputs * b,
+    )
 
 
-def block_expander(num_inputs: int, num_outputs: int, degree: int, block_size: int,
-                   seed: int | None = 0, balanced: bool = False) -> BipartiteGraph:
+def block_expander(
+    num_inputs: int, num_outputs: int, degree: int, block_size: int, seed: int | None = 0, balanced: bool = False
+) -> BipartiteGraph:
     """A random (or balanced) expander on blocks of ``block_size`` channels, made a channel graph.
 
     ``num_inputs``, ``num_outputs`` and ``degree`` are in channels and must be multiples of
@@ -191,7 +249,11 @@ def block_expander(num_inputs: int, num_outputs: int, degree: int, block_size: i
 
 
 def detect_block_size(neighbors: torch.Tensor, num_inputs: int) -> int:
-    """The largest ``b`` for which the ``(out, D)`` table is a block graph (1 if none)."""
+    """The largest ``b`` for which the ``(rows, D)`` table is a block graph (1 if none).
+
+    ``num_inputs`` is the number of columns the table indexes: inputs for an output-regular
+    table, outputs for an input-regular one.
+    """
     nb = torch.as_tensor(neighbors).cpu()
     out, d = nb.shape
     # Any block graph has rows 0 and 1 equal and starts with two consecutive inputs: random

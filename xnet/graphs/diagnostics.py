@@ -5,9 +5,10 @@
   every input.
 - :func:`mixing_deviation`: Theorem 2, how far edge counts ``e(S, T)`` stray from ``D|S||T|/n``.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -30,7 +31,7 @@ def spectral_gap(g: BipartiteGraph) -> float:
 
     For a D-regular bipartite graph ``s1 = D`` and ``s2`` is the largest non-trivial eigenvalue in
     absolute value, so this is ``1 - lambda / D`` of Section 3.2.  A disconnected graph (G-Conv
-    with groups > 1) has ``s2 = s1`` and gap 0.
+    with groups > 1) has ``s2 = s1`` and gap 0.  Graphs regular on the input side only work too.
     """
     s = singular_values(g)
     if len(s) < 2 or float(s[0]) == 0.0:
@@ -49,8 +50,9 @@ def _layers(graphs, max_depth: int):
             yield g
 
 
-def sensitivity_profile(graphs: Sequence[BipartiteGraph] | Callable[[int], BipartiteGraph],
-                        max_depth: int = 64) -> list[float]:
+def sensitivity_profile(
+    graphs: Sequence[BipartiteGraph] | Callable[[int], BipartiteGraph], max_depth: int = 64
+) -> list[float]:
     """Fraction of (output, input) pairs connected by a path after 1, 2, ... stacked layers.
 
     ``graphs`` is a list of graphs (layer t maps the outputs of layer t-1) or a callable
@@ -66,8 +68,9 @@ def sensitivity_profile(graphs: Sequence[BipartiteGraph] | Callable[[int], Bipar
             reach = a
         else:
             if g.num_inputs != reach.shape[0]:
-                raise ValueError(f"graphs: layer {t} has {g.num_inputs} inputs but layer {t - 1} has "
-                                 f"{reach.shape[0]} outputs")
+                raise ValueError(
+                    f"graphs: layer {t} has {g.num_inputs} inputs but layer {t - 1} has {reach.shape[0]} outputs"
+                )
             new = ((a @ reach) > 0).float()
             if g == prev and torch.equal(new, reach):
                 # the same graph again changed nothing: a fixed point, later layers repeat it
@@ -82,8 +85,9 @@ def sensitivity_profile(graphs: Sequence[BipartiteGraph] | Callable[[int], Bipar
     return profile
 
 
-def sensitivity_depth(graphs: Sequence[BipartiteGraph] | Callable[[int], BipartiteGraph],
-                      max_depth: int = 64) -> int | None:
+def sensitivity_depth(
+    graphs: Sequence[BipartiteGraph] | Callable[[int], BipartiteGraph], max_depth: int = 64
+) -> int | None:
     """Theorem 1: the number of stacked layers until every output depends on every input.
 
     ``graphs`` is a list of graphs or a callable ``t -> graph`` drawing layer ``t`` (e.g.
@@ -96,14 +100,24 @@ def sensitivity_depth(graphs: Sequence[BipartiteGraph] | Callable[[int], Biparti
     return len(profile) if profile and profile[-1] == 1.0 else None
 
 
-def mixing_deviation(g: BipartiteGraph, set_fraction: float = 0.25, num_samples: int = 200,
-                     seed: int | None = 0, sets: str = "random", reduce: str = "max") -> float:
-    """Theorem 2: relative deviation of the edge count ``e(S, T)`` from ``D |S| |T| / n``.
+def mixing_deviation(
+    g: BipartiteGraph,
+    set_fraction: float = 0.25,
+    num_samples: int = 200,
+    seed: int | None = 0,
+    sets: str = "random",
+    reduce: str = "max",
+) -> float:
+    """Theorem 2: relative deviation of the edge count ``e(S, T)`` from ``E |S| |T| / (n m)``.
+
+    ``E`` is the number of edges, ``n`` / ``m`` the numbers of inputs / outputs: for an
+    output-regular graph of degree D that is the paper's ``D |S| |T| / n``; it holds for
+    input-regular graphs too.
 
     Draws ``num_samples`` pairs (S inputs, T outputs) of sizes ``set_fraction * n`` and returns the
-    ``max`` (or ``mean``) over samples of ``|e(S, T) - D|S||T|/n| / (D|S||T|/n)``, ``n`` the number
-    of inputs.  ``sets="random"`` draws uniform subsets; ``sets="intervals"`` draws runs of
-    consecutive channels (where the block structure of G-Conv shows: some intervals share no edge).
+    ``max`` (or ``mean``) over samples of ``|e(S, T) - E|S||T|/(nm)| / (E|S||T|/(nm))``.
+    ``sets="random"`` draws uniform subsets; ``sets="intervals"`` draws runs of consecutive
+    channels (where the block structure of G-Conv shows: some intervals share no edge).
     The expander mixing lemma bounds the absolute deviation by ``s2 * sqrt(|S||T|)``.
     """
     _check_graph(g)
@@ -127,6 +141,6 @@ def mixing_deviation(g: BipartiteGraph, set_fraction: float = 0.25, num_samples:
             s_ind[i, (int(torch.randint(n, (1,), generator=gen)) + torch.arange(s_size)) % n] = 1
             t_ind[i, (int(torch.randint(m, (1,), generator=gen)) + torch.arange(t_size)) % m] = 1
     edges = ((t_ind @ a) * s_ind).sum(1)  # e(S, T) = 1_T^T A 1_S
-    expected = g.degree * s_size * t_size / n
+    expected = g.num_edges * s_size * t_size / (n * m)
     devs = (edges - expected).abs() / expected
     return float(devs.max() if reduce == "max" else devs.mean())
