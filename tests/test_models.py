@@ -1,8 +1,11 @@
-"""xnet.models: every published name builds and runs, dense models match torchvision, counts are locked."""
+"""xnet.models: every published name builds and runs in both variants, dense models match torchvision,
+counts are locked (the `paper` variant's reproduce the published count columns; tests/test_original.py
+checks the `original` variant against the authors' logs)."""
+
 from __future__ import annotations
 
 import csv
-import functools
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,8 @@ from xnet.counting import count_params, profile
 from xnet.models import FAMILIES, create, list_models, resolve
 from xnet.nn import XConv2d, XLinear
 
+from conftest import built  # the session-wide model cache (default variant "paper"), shared with test_profile
+
 PUBLISHED = Path(__file__).resolve().parents[1] / "xnet" / "published"
 
 
@@ -23,25 +28,44 @@ def _csv(name):
 
 
 # The names issue 3 lists, and every name printed in a table with a params / FLOPs column.
-CORE_NAMES = sorted({
-    *(r["model"] for r in _csv("table1_imagenet_resnet_densenet.csv")),
-    *(r["method"] for f in ("table2_cifar10_vgg16_vs_pruning.csv", "table3_imagenet_alexnet_vs_pruning.csv")
-      for r in _csv(f) if r["kind"] != "pruning"),
-    *(r["model"] for r in _csv("readme_cifar_xdensenet.csv")),
-    *(r["model"] for r in _csv("readme_imagenet_xmobilenet.csv")),
-    *(f"{k}-MobileNet-0.5-{c}" for k in "XG" for c in (2, 4, 8, 16)),
-    "MobileNet-0.5", "VGG", "X-VGG-1", "X-VGG-2", "DenseNet-BC-40-24", "X-DenseNet-BC-40-24-2",
-    "X-DenseNet-BC-70-60-16",
-})
+CORE_NAMES = sorted(
+    {
+        *(r["model"] for r in _csv("table1_imagenet_resnet_densenet.csv")),
+        *(
+            r["method"]
+            for f in ("table2_cifar10_vgg16_vs_pruning.csv", "table3_imagenet_alexnet_vs_pruning.csv")
+            for r in _csv(f)
+            if r["kind"] != "pruning"
+        ),
+        *(r["model"] for r in _csv("readme_cifar_xdensenet.csv")),
+        *(r["model"] for r in _csv("readme_imagenet_xmobilenet.csv")),
+        *(f"{k}-MobileNet-0.5-{c}" for k in "XG" for c in (2, 4, 8, 16)),
+        "MobileNet-0.5",
+        "VGG",
+        "X-VGG-1",
+        "X-VGG-2",
+        "DenseNet-BC-40-24",
+        "X-DenseNet-BC-40-24-2",
+        "X-DenseNet-BC-70-60-16",
+    }
+)
 
 
 def _accuracy_only_names():
-    names = [r["model"] for f in ("table4_cifar10_stability_10runs.csv", "figure4_cifar_densenet_tradeoff.csv",
-                                  "figure6_cifar100_wider_deeper.csv") for r in _csv(f)]
+    names = [
+        r["model"]
+        for f in (
+            "table4_cifar10_stability_10runs.csv",
+            "figure4_cifar_densenet_tradeoff.csv",
+            "figure6_cifar100_wider_deeper.csv",
+        )
+        for r in _csv(f)
+    ]
     for r in _csv("table5_imagenet_mobilenet05_2runs.csv"):
         c = r["compression"]
-        names.append({"dense": "MobileNet-0.5", "grouped": f"G-MobileNet-0.5-{c}",
-                      "expander": f"X-MobileNet-0.5-{c}"}[r["kind"]])
+        names.append(
+            {"dense": "MobileNet-0.5", "grouped": f"G-MobileNet-0.5-{c}", "expander": f"X-MobileNet-0.5-{c}"}[r["kind"]]
+        )
     return sorted(set(names) - set(CORE_NAMES))
 
 
@@ -51,43 +75,59 @@ EXTRA_NAMES = _accuracy_only_names()
 ALL_NAMES = CORE_NAMES + EXTRA_NAMES
 
 
-@functools.lru_cache(maxsize=None)
-def built(name):
-    """Each model is built once per test session (default classes, seed 0) and shared by the tests."""
-    return create(name, seed=0)
-
-
 def test_list_models_are_the_recipe_families():
     families = {r["family"] for r in _csv("recipes.csv")}
     assert set(list_models()) == families == set(FAMILIES)
 
 
+@pytest.mark.parametrize("variant", ["original", "paper"])
 @pytest.mark.parametrize("name", ALL_NAMES)
-def test_every_published_name_resolves(name):
-    spec = resolve(name)
-    assert spec.family in list_models()
+def test_every_published_name_resolves(name, variant):
+    spec = resolve(name, variant=variant)
+    assert spec.family in list_models() and spec.variant == variant
     assert spec.default_dataset == ("cifar10" if spec.family.endswith("cifar") else "imagenet")
     assert spec.input_size == ((3, 32, 32) if spec.default_dataset == "cifar10" else (3, 224, 224))
+    facts = spec.facts()
+    assert facts["variant"] == variant and facts["family"] == spec.family and facts["dataset"] == spec.default_dataset
+    assert facts["conv"] == ("dense" if name[:2] not in ("X-", "G-", "XD") else name[0].lower())
 
 
 def _small_input(spec):
     """Small inputs that every family accepts (AlexNet needs about 64 pixels, VGG 32)."""
-    return {"vgg16_cifar": (1, 3, 32, 32), "densenet_bc_cifar": (1, 3, 8, 8),
-            "alexnet_imagenet": (1, 3, 64, 64)}.get(spec.family, (1, 3, 32, 32))
+    return {"vgg16_cifar": (1, 3, 32, 32), "densenet_bc_cifar": (1, 3, 8, 8), "alexnet_imagenet": (1, 3, 64, 64)}.get(
+        spec.family, (1, 3, 32, 32)
+    )
 
 
-@pytest.mark.parametrize("name", ALL_NAMES)
-def test_every_published_name_builds_and_runs(name):
-    spec = resolve(name)
-    model = built(name).eval()
+def _key(name):
+    spec = resolve(name, variant="original")
+    return spec.family, repr(sorted(spec.kwargs.items()))
+
+
+# tests/test_original.py builds every logged network in the `original` variant (and compares it with its
+# log); here run the rest of the published names in that variant, and one logged network per family.
+_LOGGED = {_key(e["model"]) for e in json.loads((PUBLISHED / "original_architectures.json").read_text())}
+_UNLOGGED = {_key(n): n for n in sorted(ALL_NAMES, reverse=True) if _key(n) not in _LOGGED}  # one name per network
+ORIGINAL_RUN = sorted(
+    {*_UNLOGGED.values(), "X-DenseNet-BC-40-24-2", "X-DenseNet-BC-2-121", "X-ResNet-2-50", "MobileNet-0.5", "X-VGG16-2"}
+)
+BUILD_AND_RUN = [(n, "paper") for n in ALL_NAMES] + [(n, "original") for n in ORIGINAL_RUN]
+
+
+@pytest.mark.parametrize("name, variant", BUILD_AND_RUN)
+def test_every_published_name_builds_and_runs(name, variant):
+    spec = resolve(name, variant=variant)
+    model = built(name, variant).eval()
     with torch.no_grad():
         y = model(torch.randn(_small_input(spec)))
     classes = 10 if spec.default_dataset == "cifar10" else 1000
     assert y.shape == (1, classes) and torch.isfinite(y).all()
 
 
-@pytest.mark.parametrize("name", ["ResNet-50", "X-ResNet-2-50", "X-DenseNet-BC-2-121", "X-MobileNet-0.5-2",
-                                  "G-MobileNet-0.5-2", "X-AlexNet-1"])
+@pytest.mark.parametrize(
+    "name",
+    ["ResNet-50", "X-ResNet-2-50", "X-DenseNet-BC-2-121", "X-MobileNet-0.5-2", "G-MobileNet-0.5-2", "X-AlexNet-1"],
+)
 def test_imagenet_models_run_at_64_pixels(name):
     with torch.no_grad():
         y = built(name).eval()(torch.randn(2, 3, 64, 64))
@@ -132,21 +172,26 @@ def test_alexnet_and_vgg_match_torchvision():
 def test_structured_form_builds_the_named_model():
     a = create("X-DenseNet-BC-40-24-2", seed=3)
     b = create("densenet_bc_cifar", depth=40, growth=24, conv="x", compression=2, seed=3)
+    assert repr(a) == repr(b)
     sa, sb = a.state_dict(), b.state_dict()
     assert sa.keys() == sb.keys()
     assert all(torch.equal(sa[k], sb[k]) for k in sa if k.endswith("neighbors"))
-    assert resolve("X-DenseNet-BC-40-24-2").kwargs == resolve("densenet_bc_cifar", depth=40, growth=24, conv="x",
-                                                               compression=2).kwargs
+    assert (
+        resolve("X-DenseNet-BC-40-24-2").kwargs
+        == resolve("densenet_bc_cifar", depth=40, growth=24, conv="x", compression=2).kwargs
+    )
 
 
 def test_overrides_make_tiny_variants():
-    for name, kw in (("resnet_imagenet", dict(depth=18, width=0.25, conv="x", compression=2)),
-                     ("X-ResNet-2-50", dict(width=0.125, depth=18)),
-                     ("mobilenet05_imagenet", dict(width=0.25, conv="g", compression=2)),
-                     ("X-VGG16-1", dict(width=0.25)),
-                     ("X-AlexNet-2", dict(width=0.125)),
-                     ("densenet_bc_imagenet", dict(growth=8, blocks=(1, 1, 1, 1), conv="x", compression=2)),
-                     ("X-DenseNet-BC-40-24-2", dict(depth=10, growth=6))):
+    for name, kw in (
+        ("resnet_imagenet", dict(depth=18, width=0.25, conv="x", compression=2)),
+        ("X-ResNet-2-50", dict(width=0.125, depth=18)),
+        ("mobilenet05_imagenet", dict(width=0.25, conv="g", compression=2)),
+        ("X-VGG16-1", dict(width=0.25)),
+        ("X-AlexNet-2", dict(width=0.125)),
+        ("densenet_bc_imagenet", dict(growth=8, blocks=(1, 1, 1, 1), conv="x", compression=2)),
+        ("X-DenseNet-BC-40-24-2", dict(depth=10, growth=6)),
+    ):
         m = create(name, num_classes=5, **kw).eval()
         with torch.no_grad():
             x = torch.randn(2, 3, 32, 32) if resolve(name).default_dataset == "cifar10" else torch.randn(2, 3, 64, 64)
@@ -159,7 +204,7 @@ def _x_graphs(model):
 
 
 def test_seeds_give_distinct_reproducible_graphs():
-    a, b, c = (create("X-MobileNet-0.5-4", seed=s) for s in (5, 5, 6))
+    a, b, c = (create("X-MobileNet-0.5-4", seed=s, variant="paper") for s in (5, 5, 6))
     assert not torch.equal(_x_graphs(a)[0], _x_graphs(built("X-MobileNet-0.5-4"))[0])  # seed 0
     ga, gb, gc = _x_graphs(a), _x_graphs(b), _x_graphs(c)
     assert len(ga) == 12
@@ -178,7 +223,8 @@ def test_x_resnet_compresses_block_convolutions_only():
     assert isinstance(m.conv1, nn.Conv2d) and isinstance(m.fc, nn.Linear)
     for blk in m.layer1.modules():
         if hasattr(blk, "conv3"):
-            assert all(isinstance(c, XConv2d) and c.degree == c.in_channels // 2 for c in (blk.conv1, blk.conv2, blk.conv3))
+            convs = (blk.conv1, blk.conv2, blk.conv3)
+            assert all(isinstance(c, XConv2d) and c.degree == c.in_channels // 2 for c in convs)
             if blk.downsample is not None:
                 assert type(blk.downsample[0]) is nn.Conv2d
 
@@ -214,9 +260,23 @@ def test_vgg_and_alexnet_degrees():
     assert not any(isinstance(m, XConv2d) for m in a.features.modules())
 
 
-@pytest.mark.parametrize("name", ["ResNet-35", "X-ResNet-2-35", "DenseNet-BC-120", "X-DenseNet-BC-40-24",
-                                  "X-VGG16-3", "X-AlexNet-7", "MobileNet-0.75", "Y-MobileNet-0.5-2", "foo",
-                                  "DenseNet-BC-41-12", "X-ResNet-0-50", ""])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ResNet-35",
+        "X-ResNet-2-35",
+        "DenseNet-BC-120",
+        "X-DenseNet-BC-40-24",
+        "X-VGG16-3",
+        "X-AlexNet-7",
+        "MobileNet-0.75",
+        "Y-MobileNet-0.5-2",
+        "foo",
+        "DenseNet-BC-41-12",
+        "X-ResNet-0-50",
+        "",
+    ],
+)
 def test_unknown_or_malformed_names_raise(name):
     with pytest.raises(ValueError) as e:
         create(name)
@@ -253,53 +313,113 @@ LOCKED = {
 }
 
 
+# The same for the `original` variant (the networks the authors trained; xnet/published/CONVENTIONS.md).
+LOCKED_ORIGINAL = {
+    "ResNet-50": (25_557_032, 4_089_184_256),
+    "X-ResNet-2-50": (13_332_520, 1_976_172_544),
+    "X-DenseNet-BC-2-121": (4_888_936, 1_619_501_056),
+    "DenseNet-BC-40-24": (690_346, 288_131_664),
+    "X-DenseNet-BC-40-24-2": (373_834, 155_789_904),
+    "VGG16": (14_990_922, 313_463_808),
+    "X-VGG16-1": (1_568_138, 32_769_024),
+    "X-VGG16-2": (763_082, 87_069_696),
+    "AlexNet-Orig": (61_100_840, 714_188_480),
+    "X-AlexNet-1": (5_097_536, 658_175_680),
+    "MobileNet-0.5": (2_107_912, 176_502_016),
+    "X-MobileNet-0.5-2": (1_584_648, 105_854_208),
+    "G-MobileNet-0.5-4": (1_323_016, 70_530_304),
+}
+
+
 @pytest.mark.parametrize("name", sorted(LOCKED))
 def test_locked_counts(name):
     c = profile(built(name), resolve(name).input_size)
     assert (c["params"], c["macs"]) == LOCKED[name]
 
 
-@pytest.mark.parametrize("name, overrides, b", [
-    ("X-MobileNet-0.5-4", dict(width=0.25), 16),
-    ("X-ResNet-2-50", dict(width=0.25, depth=18), 16),
-    ("X-DenseNet-BC-40-24-2", dict(depth=10), 8),
-    ("X-AlexNet-1", dict(width=0.125, degrees=(96, 48, 8)), 16),
-])
+@pytest.mark.parametrize("name", sorted(LOCKED_ORIGINAL))
+def test_locked_counts_original(name):
+    c = profile(built(name, "original"), resolve(name).input_size)
+    assert (c["params"], c["macs"]) == LOCKED_ORIGINAL[name]
+
+
+def test_facts_are_plain_values():
+    import json
+
+    facts = resolve("X-DenseNet-BC-40-24-2", variant="paper").facts(dataset="cifar100")
+    assert facts == {
+        "name": "X-DenseNet-BC-40-24-2",
+        "family": "densenet_bc_cifar",
+        "variant": "paper",
+        "conv": "x",
+        "compression": 2,
+        "depth": 40,
+        "growth": 24,
+        "width": 1.0,
+        "dataset": "cifar100",
+        "input_size": [3, 32, 32],
+    }
+    assert json.loads(json.dumps(facts)) == facts
+    assert resolve("X-DenseNet-BC-2-161").facts()["growth"] == 48
+    assert resolve("X-VGG16-2").facts()["compression"] is None  # explicit per-layer degrees (expandcfg 'D')
+    assert resolve("X-VGG16-2", variant="paper").facts()["compression"] == 13
+    assert resolve("MobileNet-0.5").facts()["width"] == 0.5 and resolve("VGG16").facts()["depth"] == 16
+
+
+@pytest.mark.parametrize(
+    "name, overrides, b",
+    [
+        ("X-MobileNet-0.5-4", dict(width=0.25), 16),
+        ("X-ResNet-2-50", dict(width=0.25, depth=18), 16),
+        ("X-DenseNet-BC-40-24-2", dict(depth=10), 8),
+        ("X-AlexNet-1", dict(width=0.125, degrees=(96, 48, 8)), 16),
+    ],
+)
 def test_block_size_builds_block_expanders(name, overrides, b):
     # create(..., block_size=b): every X-layer a block expander with blocks of gcd(b, in, out, degree)
     # channels (channel-level where that is 1); the same parameters, MACs and layer shapes as the
     # paper's channel-level model, and the graphs travel in the state_dict
     import math
-    model = create(name, seed=3, block_size=b, **overrides)
-    paper = create(name, seed=3, **overrides)
+
+    model = create(name, seed=3, block_size=b, variant="paper", **overrides)
+    paper = create(name, seed=3, variant="paper", **overrides)
     xs = [m for m in model.modules() if isinstance(m, (XConv2d, XLinear))]
     assert xs and any(m.block_size > 1 for m in xs)
     for m in xs:
         n_out = m.out_channels if isinstance(m, XConv2d) else m.out_features
         expect = math.gcd(math.gcd(b, m.num_inputs), math.gcd(n_out, m.degree))
         assert m.block_size == (expect if expect > 1 else 1)
-    size = (3, 32, 32) if resolve(name).input_size[1] == 32 else (3, 64, 64)   # ImageNet models at 64x64
+    size = (3, 32, 32) if resolve(name).input_size[1] == 32 else (3, 64, 64)  # ImageNet models at 64x64
     assert profile(model, size) == profile(paper, size)
     assert [p.shape for p in model.parameters()] == [p.shape for p in paper.parameters()]
     x = torch.randn(2, *size)
     model.eval()
-    reloaded = create(name, seed=99, **overrides).eval()   # another seed, channel-level: the checkpoint wins
+    # another seed, channel-level: the checkpoint wins
+    reloaded = create(name, seed=99, variant="paper", **overrides).eval()
     reloaded.load_state_dict(model.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(reloaded(x), model(x))
-    assert all(r.block_size == m.block_size for r, m in zip(
-        (m for m in reloaded.modules() if isinstance(m, (XConv2d, XLinear))), xs))
+    assert all(
+        r.block_size == m.block_size
+        for r, m in zip((m for m in reloaded.modules() if isinstance(m, (XConv2d, XLinear))), xs)
+    )
 
 
 def test_block_size_errors():
     with pytest.raises(ValueError, match="^block_size: only X-models"):
-        create("G-MobileNet-0.5-4", block_size=8)
+        create("G-MobileNet-0.5-4", block_size=8, variant="paper")
     with pytest.raises(ValueError, match="^block_size: must be a positive integer"):
-        create("X-MobileNet-0.5-4", block_size=0)
+        create("X-MobileNet-0.5-4", block_size=0, variant="paper")
 
 
-@pytest.mark.parametrize("name, overrides", [("X-ResNet-4-50", dict(width=0.25, depth=18, block_size=16)),
-                                             ("X-MobileNet-0.5-4", dict(width=0.25))])
+@pytest.mark.parametrize(
+    "name, overrides",
+    [
+        ("X-ResNet-4-50", dict(width=0.25, depth=18, block_size=16, variant="paper")),
+        ("X-MobileNet-0.5-4", dict(width=0.25, variant="paper")),
+        ("X-MobileNet-0.5-4", dict(width=0.25, variant="original")),
+    ],
+)
 def test_channels_last_gives_the_same_network(name, overrides):
     # the trainer runs CUDA models in channels_last: X-layers (block and channel-level backends)
     # must give the same outputs and gradients in either memory format
@@ -307,7 +427,7 @@ def test_channels_last_gives_the_same_network(name, overrides):
     a = create(name, seed=1, **overrides)
     b = create(name, seed=1, **overrides).to(memory_format=torch.channels_last)
     b.load_state_dict(a.state_dict())
-    a.eval(), b.eval()   # batch statistics of 2 samples would amplify rounding ~1% through the network
+    a.eval(), b.eval()  # batch statistics of 2 samples would amplify rounding ~1% through the network
     x = torch.randn(2, 3, 64, 64)
     ya, yb = a(x), b(x.contiguous(memory_format=torch.channels_last))
     torch.testing.assert_close(yb, ya, rtol=1e-4, atol=1e-4)
@@ -315,3 +435,21 @@ def test_channels_last_gives_the_same_network(name, overrides):
     yb.square().sum().backward()
     for (n, pa), pb in zip(a.named_parameters(), b.parameters()):
         torch.testing.assert_close(pb.grad, pa.grad, rtol=1e-3, atol=1e-3 * float(pa.grad.abs().max()), msg=n)
+
+
+@pytest.mark.parametrize(
+    "name,kwargs,message",
+    [
+        ("densenet_bc_cifar", {"depth": 10, "growth": 4, "reduction": 0}, "reduction: must be in"),
+        ("densenet_bc_cifar", {"depth": 10, "growth": 4, "reduction": 1.5}, "reduction: must be in"),
+        ("densenet_bc_imagenet", {"growth": 4, "blocks": (1, 1), "bn_size": 0}, "bn_size: must be a positive integer"),
+        ("MobileNet-0.5", {"width": 0}, "width: must be a positive finite number"),
+        ("ResNet-18", {"width": -1}, "width: must be a positive finite number"),
+        ("VGG16", {"width": float("nan")}, "width: must be a positive finite number"),
+        ("AlexNet", {"width": float("inf")}, "width: must be a positive finite number"),
+    ],
+)
+def test_bad_shape_arguments_are_refused_with_one_line(name, kwargs, message):
+    with pytest.raises(ValueError, match=message) as e:
+        create(name, **kwargs)
+    assert "\n" not in str(e.value)

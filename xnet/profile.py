@@ -1,121 +1,131 @@
-"""Counted parameters and MACs of the paper's models next to the published figures.
+"""Counted parameters and MACs of both variants of the paper's models next to the published figures.
 
-``python -m xnet.profile [--format csv|markdown] [--models NAME ...]`` prints one row per published
-figure (Tables 1-3, the original README's CIFAR and MobileNet tables, Figure 3, Section 5.5) with
-the count in that table's unit and the ratio counted / published.  Units follow
-``xnet/published/CONVENTIONS.md``: CIFAR and MobileNet "FLOPs" are MACs; Table 1's "FLOPs (in
-100M)" are 2 x MACs.
-
-This module is also callable, ``xnet.profile(model, input_size)``, the same function as
-:func:`xnet.counting.profile` (so ``import xnet.profile`` does not shadow it).
+``python -m xnet.profile [--format csv|markdown|both] [--models NAME ...] [--variants original paper]``
+prints one row per published count (Tables 1-3, the original README's CIFAR and MobileNet
+tables, Section 5.1's MobileNet-0.5, Section 5.5) with the count of the ``original`` variant (the
+network the authors trained) and of the ``paper`` variant (the network the text describes) in
+that figure's unit, each with its ratio counted / published.  The published figures, their units
+and conventions come from :mod:`xnet.results.published` (stated once there); the counting
+function is :func:`xnet.counting.profile`.
 """
+
 from __future__ import annotations
 
 import argparse
 import csv
 import io
 import sys
-import types
-from pathlib import Path
 
-from .counting import profile as _profile
-
-PUBLISHED = Path(__file__).resolve().parent / "published"
-
-TABLE1_NOTE_X = "published X column is about half the dense row; counted with the original rule (blocks only)"
+VARIANTS = ("original", "paper")
+TABLE1_NOTE_X = "published X column is about half the dense row"
 NOTES = {
     "DenseNet-BC-161": "published 110 does not follow 2 x MACs (misprint, see CONVENTIONS.md)",
-    "X-DenseNet-BC-2-161": "published 55 is half of the misprinted dense 110; counted with the original rule",
-    "X-DenseNet-BC-40-24-2": "published params rounded to 0.1M",
-    "X-VGG16-1": "per-layer compression 9 chosen to hit the total",
-    "X-VGG16-2": "per-layer compression 13 chosen to hit the total",
-    "X-AlexNet-1": "fc degrees (768, 384, 384) chosen to hit the total",
-    "X-AlexNet-2": "fc degrees (1152, 512, 512) chosen to hit the total",
+    "X-DenseNet-BC-2-161": "published 55 is half of the misprinted dense 110",
+    "X-DenseNet-BC-40-24-2": "published params rounded to 0.1M; original: dense transitions (its logs)",
+    "X-DenseNet-BC-40-36-2": "original: dense transitions (its logs)",
+    "X-VGG16-1": "paper: compression 9 chosen to hit the total; original: no log (CONVENTIONS.md)",
+    "X-VGG16-2": "paper: compression 13 chosen to hit the total; original: the logged expandcfg 'D'",
+    "X-AlexNet-1": "paper: fc degrees (768, 384, 384) chosen to hit the total; original: released code",
+    "X-AlexNet-2": "paper: fc degrees (1152, 512, 512) chosen to hit the total; original: released code",
+    "MobileNet-0.5": "original: 32-channel stem, 32 -> 32 first and 512 -> 1024 last pointwise",
+    "X-DenseNet-BC-40-200-30": "paper text rounds (0.6B FLOPs)",
 }
+README_MOBILENET_NOTE = "paper: a constant ~0.5M below at every C (= the classifier's MACs)"
+# Table 5's G-MobileNets have no published count: listed to show their counts beside the X ones.
+G_MOBILENET = tuple(f"G-MobileNet-0.5-{c}" for c in (2, 4, 8, 16))
 
 
-def _read(name):
-    with open(PUBLISHED / name, newline="") as f:
-        return list(csv.DictReader(f))
+def published_rows() -> list[dict]:
+    """model, source, unit, published (as printed, None where not published), per, note."""
+    from .results import published
 
-
-def published_rows():
-    """(model, source, quantity, unit, published value, note) for every published count."""
     rows = []
-    for r in _read("table1_imagenet_resnet_densenet.csv"):
-        note = NOTES.get(r["model"], TABLE1_NOTE_X if r["model"].startswith("X-") else "")
-        rows.append((r["model"], "Table 1", "flops", "100M FLOPs (2 x MACs)", float(r["flops_100M"]), note))
-    for r in _read("table2_cifar10_vgg16_vs_pruning.csv"):
-        if r["kind"] != "pruning":
-            rows.append((r["method"], "Table 2", "params", "M params", float(r["params_M"]), NOTES.get(r["method"], "")))
-    for r in _read("table3_imagenet_alexnet_vs_pruning.csv"):
-        if r["kind"] != "pruning":
-            rows.append((r["method"], "Table 3", "params", "M params", float(r["params_M"]), NOTES.get(r["method"], "")))
-    for r in _read("readme_cifar_xdensenet.csv"):
-        rows.append((r["model"], "README CIFAR", "params", "M params", float(r["params_M"]), NOTES.get(r["model"], "")))
-        rows.append((r["model"], "README CIFAR", "macs", "100M MACs", float(r["flops_100M"]), ""))
-    for r in _read("figure3_imagenet_mobilenet05_error.csv"):
-        if r["compression"] == "1":
-            rows.append(("MobileNet-0.5", "Figure 3", "macs", "M MACs", float(r["xconv_flops_M"]), "paper: 150M"))
-    for r in _read("readme_imagenet_xmobilenet.csv"):
-        c = r["compression"]
-        rows.append((f"X-MobileNet-0.5-{c}", "README MobileNet", "macs", "M MACs", float(r["flops_M"]),
-                     "a constant ~0.5M below at every C (cause unknown; = the classifier's MACs)"))
-    for r in _read("table5_imagenet_mobilenet05_2runs.csv"):
-        if r["kind"] == "grouped":
-            rows.append((f"G-MobileNet-0.5-{r['compression']}", "Table 5", "macs", "M MACs", None,
-                         "no published count (same MACs as X by construction)"))
-    rows.append(("DenseNet-BC-40-200", "Section 5.5", "macs", "G MACs", 19.9, "paper: 19.9B FLOPs"))
-    rows.append(("X-DenseNet-BC-40-200-30", "Section 5.5", "macs", "G MACs", 0.6, "paper text rounds (0.6B FLOPs); degree = in // 30, stem dense"))
+    for r in published.counts().itertuples():
+        note = NOTES.get(r.model, "")
+        if r.source == "Table 1" and r.model.startswith("X-") and not note:
+            note = TABLE1_NOTE_X
+        if r.model.startswith("X-MobileNet") and not note:
+            note = README_MOBILENET_NOTE
+        rows.append(
+            {
+                "model": r.model,
+                "source": r.source,
+                "quantity": r.quantity,
+                "unit": r.unit,
+                "published": float(r.published),
+                "per": float(r.per),
+                "note": note,
+            }
+        )
+    for name in G_MOBILENET:
+        rows.append(
+            {
+                "model": name,
+                "source": "Table 5",
+                "quantity": "macs",
+                "unit": "M MACs",
+                "published": None,
+                "per": 1e6,
+                "note": "no published count",
+            }
+        )
     return rows
 
 
-SCALE = {"100M FLOPs (2 x MACs)": ("macs", 2 / 1e8), "M params": ("params", 1e-6), "100M MACs": ("macs", 1e-8),
-         "M MACs": ("macs", 1e-6), "G MACs": ("macs", 1e-9)}
+def comparison(models=None, build=None, variants=VARIANTS) -> list[dict]:
+    """Rows of dicts (strings): model, source, unit, published, then per variant ``<v>``, ``<v>_ratio``,
+    ``<v>_params_M``, ``<v>_macs_M``; and note.
 
-
-def comparison(models=None, build=None):
-    """Rows of dicts: model, source, unit, published, counted, ratio, params_M, macs_M, note.
-
-    ``build(name)`` makes the model (default ``xnet.models.create(name)``; tests pass a cache).
+    ``build(name, variant)`` makes the model (default ``xnet.models.create(name, variant=variant)``;
+    tests pass a cache).
     """
+    from .counting import profile
     from .models import create, resolve
 
-    build = build or create
-
+    build = build or (lambda name, variant: create(name, variant=variant))
     counts, out = {}, []
-    for model, source, _, unit, value, note in published_rows():
+    for row in published_rows():
+        model = row["model"]
         if models and model not in models:
             continue
-        if model not in counts:
-            spec = resolve(model)
-            counts[model] = _profile(build(model), spec.input_size)
-        c = counts[model]
-        key, scale = SCALE[unit]
-        counted = c[key] * scale
-        out.append({"model": model, "source": source, "unit": unit,
-                    "published": "" if value is None else f"{value:g}", "counted": f"{counted:.4g}",
-                    "ratio": "" if value is None else f"{counted / value:.3f}",
-                    "params_M": f"{c['params'] / 1e6:.3f}", "macs_M": f"{c['macs'] / 1e6:.1f}", "note": note})
+        r = {
+            "model": model,
+            "source": row["source"],
+            "unit": row["unit"],
+            "published": "" if row["published"] is None else f"{row['published']:g}",
+        }
+        for v in variants:
+            if (model, v) not in counts:
+                counts[model, v] = profile(build(model, v), resolve(model, variant=v).input_size)
+            c = counts[model, v]
+            counted = c[row["quantity"]] / row["per"]
+            r[v] = f"{counted:.4g}"
+            r[f"{v}_ratio"] = "" if row["published"] is None else f"{counted / row['published']:.3f}"
+            r[f"{v}_params_M"] = f"{c['params'] / 1e6:.3f}"
+            r[f"{v}_macs_M"] = f"{c['macs'] / 1e6:.1f}"
+        r["note"] = row["note"]
+        out.append(r)
     return out
 
 
-COLUMNS = ("model", "source", "params_M", "macs_M", "unit", "published", "counted", "ratio", "note")
+def columns(variants=VARIANTS) -> list[str]:
+    per = [f"{v}{s}" for v in variants for s in ("", "_ratio", "_params_M", "_macs_M")]
+    return ["model", "source", "unit", "published", *per, "note"]
 
 
-def to_csv(rows) -> str:
+def to_csv(rows, variants=VARIANTS) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, columns(variants), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
     return buf.getvalue()
 
 
-def to_markdown(rows) -> str:
-    head = ("model", "source", "params (M)", "MACs (M)", "unit", "published", "counted", "ratio", "note")
+def to_markdown(rows, variants=VARIANTS) -> str:
+    cols = columns(variants)
+    head = [c.replace("_params_M", " params (M)").replace("_macs_M", " MACs (M)").replace("_", " ") for c in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        lines.append("| " + " | ".join(r[c] for c in COLUMNS) + " |")
+    lines += ["| " + " | ".join(r[c] for c in cols) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -123,25 +133,26 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m xnet.profile", description=__doc__.split("\n\n")[0])
     p.add_argument("--format", choices=("csv", "markdown", "both"), default="both")
     p.add_argument("--models", nargs="+", help="only these published names")
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        choices=VARIANTS,
+        default=list(VARIANTS),
+        help="which variants to count (default: both)",
+    )
     a = p.parse_args(argv)
-    rows = comparison(a.models)
+    variants = tuple(dict.fromkeys(a.variants))
+    rows = comparison(a.models, variants=variants)
     if a.models and not rows:
         p.error(f"no published figure for {', '.join(a.models)}")
     if a.format in ("csv", "both"):
-        sys.stdout.write(to_csv(rows))
+        sys.stdout.write(to_csv(rows, variants))
     if a.format == "both":
         sys.stdout.write("\n")
     if a.format in ("markdown", "both"):
-        sys.stdout.write(to_markdown(rows))
+        sys.stdout.write(to_markdown(rows, variants))
     return 0
-
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, model, input_size=(3, 224, 224), **kwargs):
-        return _profile(model, input_size, **kwargs)
 
 
 if __name__ == "__main__":
     sys.exit(main())
-else:
-    sys.modules[__name__].__class__ = _CallableModule

@@ -1,14 +1,30 @@
 """The paper's model zoo: one parameterized definition per family, dense / X / G by one switch.
 
 >>> from xnet.models import create
->>> model = create("X-DenseNet-BC-40-24-2", num_classes=100, seed=1)
+>>> model = create("X-DenseNet-BC-40-24-2", num_classes=100, seed=1)                   # as the authors trained it
+>>> paper = create("X-DenseNet-BC-40-24-2", num_classes=100, seed=1, variant="paper")  # as the text describes it
 """
+
 from .alexnet import AlexNet
+from .common import VARIANTS
 from .densenet import DenseNetBCCifar, DenseNetBCImageNet
 from .mobilenet import MobileNetV1
 from .registry import FAMILIES, NAME_FORMS, ModelSpec, create, list_models, resolve
 from .resnet import ResNet
 from .vgg import VGGCifar
 
-__all__ = ["create", "resolve", "list_models", "ModelSpec", "FAMILIES", "NAME_FORMS", "VGGCifar", "AlexNet",
-           "ResNet", "DenseNetBCCifar", "DenseNetBCImageNet", "MobileNetV1"]
+__all__ = [
+    "create",
+    "resolve",
+    "list_models",
+    "ModelSpec",
+    "FAMILIES",
+    "NAME_FORMS",
+    "VARIANTS",
+    "VGGCifar",
+    "AlexNet",
+    "ResNet",
+    "DenseNetBCCifar",
+    "DenseNetBCImageNet",
+    "MobileNetV1",
+]

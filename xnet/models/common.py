@@ -1,11 +1,24 @@
-"""Helpers shared by the model families: validated arguments and per-layer graph seeds."""
+"""Helpers shared by the model families: validated arguments, per-layer graph seeds, and the
+authors' X-layers and initialisation used by the ``original`` variant."""
+
 from __future__ import annotations
 
 import math
 
+from torch import nn
+
 from .. import nn as xnn
 
 KINDS = xnn.KINDS
+VARIANTS = ("original", "paper")
+
+
+def check_variant(variant: str) -> str:
+    """``original``: the network the authors trained (their code and logs); ``paper``: what the text
+    and the published count columns describe (see xnet/published/CONVENTIONS.md)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant: must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    return variant
 
 
 def check_kind(conv: str, allowed=KINDS) -> str:
@@ -28,17 +41,25 @@ def check_positive_int(name: str, value) -> int:
 
 def scaled(channels: int, width: float) -> int:
     """Channels times a width multiplier, at least 1 (for tiny test variants)."""
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width < math.inf:
+        raise ValueError(f"width: must be a positive finite number, got {width!r}")
     return max(1, int(round(channels * width)))
 
 
-def check_block_size(block_size, kind: str):
+def check_block_size(block_size, kind: str, variant: str = "paper"):
     """``block_size`` of a model: None (the paper's channel-level graphs) or blocks of b channels."""
     if block_size is None:
         return None
     check_positive_int("block_size", block_size)
     if kind != "x":
-        raise ValueError(f"block_size: only X-models (conv='x') have expander graphs to build from blocks, "
-                         f"got conv={kind!r}")
+        raise ValueError(
+            f"block_size: only X-models (conv='x') have expander graphs to build from blocks, got conv={kind!r}"
+        )
+    if variant != "paper":
+        raise ValueError(
+            "block_size: block expanders replace the paper's graph; the original variant keeps the "
+            "authors' graphs (pass variant='paper')"
+        )
     return block_size
 
 
@@ -47,7 +68,7 @@ class LayerSeeds:
 
     The i-th layer built (in construction order) gets ``seed * 10007 + i``, so every X-layer has
     its own graph and the same model seed rebuilds the same model.  With ``block_size=b`` the
-    X-layers get block expanders (faster on CPU, see README "Backends"): each layer uses blocks of
+    X-layers get block expanders (faster on CPU, see docs/library.md, "Backends"): each layer uses blocks of
     ``gcd(b, in, out, degree)`` channels, the largest size up to b that fits its shape, and stays
     channel-level where that is 1.
     """
@@ -69,8 +90,20 @@ class LayerSeeds:
         return b if b > 1 else None
 
 
-def conv(kind, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=False, *, compression=1,
-         degree=None, seeds: LayerSeeds | None = None, groups=1):
+def conv(
+    kind,
+    in_channels,
+    out_channels,
+    kernel_size,
+    stride=1,
+    padding=0,
+    bias=False,
+    *,
+    compression=1,
+    degree=None,
+    seeds: LayerSeeds | None = None,
+    groups=1,
+):
     """``xnet.nn.conv`` with a fresh seed from ``seeds`` and ``degree`` clamped to the fan-in.
 
     The degree is ``in_channels // compression`` (at least 1); compression 1 or kind "dense"
@@ -84,8 +117,20 @@ def conv(kind, in_channels, out_channels, kernel_size, stride=1, padding=0, bias
     if kind == "g" and compression != 1 and (in_channels % compression or out_channels % compression):
         raise ValueError(f"compression: G-Conv needs groups={compression} to divide {in_channels} -> {out_channels}")
     block = seeds.block_for(in_channels, out_channels, degree) if kind == "x" and seeds and degree else None
-    return xnn.conv(kind, in_channels, out_channels, kernel_size, stride, padding, bias,
-                    compression=compression, degree=degree, seed=seed, groups=groups, block_size=block)
+    return xnn.conv(
+        kind,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride,
+        padding,
+        bias,
+        compression=compression,
+        degree=degree,
+        seed=seed,
+        groups=groups,
+        block_size=block,
+    )
 
 
 def linear(kind, in_features, out_features, bias=True, *, compression=1, degree=None, seeds: LayerSeeds | None = None):
@@ -97,3 +142,54 @@ def linear(kind, in_features, out_features, bias=True, *, compression=1, degree=
         return xnn.linear("dense", in_features, out_features, bias)
     block = seeds.block_for(in_features, out_features, degree) if seeds else None
     return xnn.linear("x", in_features, out_features, bias, degree=degree, seed=seed, block_size=block)
+
+
+def authors_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, *, degree, seeds: LayerSeeds, bias=False):
+    """The authors' ``ExpanderConv2d`` (code/models/layers/expandergraphlayer.py:117-155): no bias, and
+    the graph of :func:`xnet.graphs.authors_expander` (each output draws ``degree`` inputs when
+    in > out, else each input draws ``degree`` outputs)."""
+    from ..graphs import authors_expander
+
+    graph = authors_expander(in_channels, out_channels, degree, seed=seeds())
+    return xnn.XConv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias, graph=graph)
+
+
+def authors_linear(in_features, out_features, *, degree, seeds: LayerSeeds):
+    """The authors' ``ExpanderLinear`` (expandergraphlayer.py:54-80): no bias, the authors' graph rule."""
+    from ..graphs import authors_expander
+
+    graph = authors_expander(in_features, out_features, degree, seed=seeds())
+    return xnn.XLinear(in_features, out_features, bias=False, graph=graph)
+
+
+def init_authors(model: nn.Module, *, dense_conv: bool, batchnorm: str, linear_bias_zero: bool = False) -> None:
+    """Re-initialise ``model`` as the authors' code (PyTorch 0.3.1, expander_env.txt) did.
+
+    X-Conv: Kaiming normal, fan-out of the dense shape, std sqrt(2 / (out * k * k))
+    (expandergraphlayer.py:135); X-Linear: Kaiming normal, fan-in of all inputs, std sqrt(2 / in)
+    (expandergraphlayer.py:75).  ``dense_conv``: dense convolutions normal(0, sqrt(2 / (k*k*out)))
+    with zero bias (the init loops of densenet_cifar.py:101-109, vggcifar.py:28-32,
+    resnet_imagenet.py:113-119); otherwise PyTorch's default, the same distribution in 0.3 and
+    today.  ``batchnorm``: "ones" (weight 1, bias 0, where the authors' loop sets it) or "uniform"
+    (weight uniform(0, 1), bias 0: PyTorch <= 1.1's default, which models without a loop got).
+    ``linear_bias_zero``: dense linear biases zeroed (densenet_cifar.py:108-109).
+    """
+    for m in model.modules():
+        if isinstance(m, xnn.XConv2d):
+            k = m.kernel_size[0] * m.kernel_size[1]
+            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / (k * m.out_channels)))
+        elif isinstance(m, xnn.XLinear):
+            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / m.in_features))
+        elif isinstance(m, nn.Conv2d) and dense_conv:
+            fan_out = math.prod(m.kernel_size) * m.out_channels
+            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            if batchnorm == "uniform":
+                nn.init.uniform_(m.weight)
+            else:
+                nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear) and linear_bias_zero and m.bias is not None:
+            nn.init.zeros_(m.bias)

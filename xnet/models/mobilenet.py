@@ -6,44 +6,96 @@ X-MobileNet-0.5-C / G-MobileNet-0.5-C compress every pointwise convolution excep
 C groups.  Depthwise convolutions, the stem and the classifier stay as they are.  Counted at
 224x224 this gives 149.5M MACs dense (paper: 150M) and 85.3 / 53.2 / 37.1 / 29.1M for
 C = 2 / 4 / 8 / 16 (original README: 85.8 / 53.7 / 37.6 / 29.5M, a constant ~0.5M above).
+That is ``variant="paper"``, the standard MobileNet-0.5 of the text.
+
+``variant="original"`` is the network of the authors' code (code/models/mobilenet.py:20-74) and
+log (mobilenet_imagenet_reproduction_0.5.txt): the width multiplier spares the stem (32
+channels, BN-ReLU), the first block (depthwise on 32, pointwise 32 -> 32) and the last pointwise
+output (512 -> 1024, classifier 1024 -> classes); the blocks use ReLU6 (mobilenet.py:51, 54).
+Its X-Conv has degree out // C with the authors' graph rule (mobilenet.py:47: every input draws
+out // C outputs, density 1/C), its G-Conv groups = C, in blocks 2-13.
 """
+
 from __future__ import annotations
 
 from torch import nn
 
-from .common import LayerSeeds, check_block_size, check_compression, check_kind, conv, scaled
+from .common import (
+    LayerSeeds,
+    authors_conv,
+    check_block_size,
+    check_compression,
+    check_kind,
+    check_variant,
+    init_authors,
+    scaled,
+)
+from .common import conv as any_conv  # the constructors' `conv` argument names the kind
 
 # (output channels at width 1, stride) of the 13 depthwise-separable blocks
-BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
-          (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+BLOCKS = (
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
+)
 
 
-def _bn_relu(c):
-    return [nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+def _bn_relu(c, relu=nn.ReLU):
+    return [nn.BatchNorm2d(c), relu(inplace=True)]
+
+
+def _channels(width, variant):
+    """(stem channels, [(in, out, stride)] of the 13 blocks, classifier inputs) at ``width``."""
+    c0 = 32 if variant == "original" else scaled(32, width)  # mobilenet.py:58
+    blocks, c = [], c0
+    for i, (c_out, stride) in enumerate(BLOCKS):
+        if variant == "original" and i == len(BLOCKS) - 1:  # mobilenet.py:31-33: 1024 -> 1024 keeps its output
+            blocks.append((c, c_out, stride))
+        else:
+            blocks.append((c, scaled(c_out, width), stride))
+        c = blocks[-1][1]
+    return c0, blocks, c
 
 
 class MobileNetV1(nn.Module):
     """MobileNet v1 at width multiplier ``width`` (0.5 in the paper), pointwise convs dense, X or G."""
 
-    def __init__(self, num_classes=1000, *, width=0.5, conv="dense", compression=1, seed=0, block_size=None):
+    def __init__(
+        self, num_classes=1000, *, width=0.5, conv="dense", compression=1, seed=0, block_size=None, variant="original"
+    ):
         super().__init__()
-        kind, compression = check_kind(conv), check_compression(compression)
-        seeds = LayerSeeds(seed, check_block_size(block_size, kind))
-        c = scaled(32, width)
-        layers = [nn.Conv2d(3, c, 3, 2, 1, bias=False), *_bn_relu(c)]
-        for i, (c_out, stride) in enumerate(BLOCKS):
-            c_out = scaled(c_out, width)
-            layers += [nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False), *_bn_relu(c)]
-            pw_kind, pw_c = (kind, compression) if i > 0 else ("dense", 1)
-            layers += [_conv(pw_kind, c, c_out, pw_c, seeds), *_bn_relu(c_out)]
-            c = c_out
+        kind, compression, self.variant = check_kind(conv), check_compression(compression), check_variant(variant)
+        seeds = LayerSeeds(seed, check_block_size(block_size, kind, variant))
+        original = variant == "original"
+        relu = nn.ReLU6 if original else nn.ReLU
+        c0, blocks, c_last = _channels(width, variant)
+        layers = [nn.Conv2d(3, c0, 3, 2, 1, bias=False), *_bn_relu(c0)]
+        for i, (c, c_out, stride) in enumerate(blocks):
+            layers += [nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False), *_bn_relu(c, relu)]
+            if original and kind == "x" and compression != 1 and i > 0:
+                pw = authors_conv(c, c_out, 1, degree=max(1, c_out // compression), seeds=seeds)
+            else:
+                pw_kind, pw_c = (kind, compression) if i > 0 else ("dense", 1)
+                pw = any_conv(pw_kind, c, c_out, 1, compression=pw_c, seeds=seeds)
+            layers += [pw, *_bn_relu(c_out, relu)]
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c, num_classes)
+        self.classifier = nn.Linear(c_last, num_classes)
+        if original:  # mobilenet.py has no init loop: PyTorch 0.3 defaults
+            init_authors(self, dense_conv=False, batchnorm="uniform")
 
     def forward(self, x):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
-
-def _conv(kind, c_in, c_out, compression, seeds):
-    return conv(kind, c_in, c_out, 1, compression=compression, seeds=seeds)
+    def extra_repr(self):
+        return f"variant={self.variant!r}"

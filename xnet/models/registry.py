@@ -2,7 +2,13 @@
 
 ``create("X-DenseNet-BC-40-24-2")`` and ``create("densenet_bc_cifar", depth=40, growth=24,
 conv="x", compression=2)`` build the same model.  Names are matched case-insensitively.
+
+Every name builds in two variants: ``variant="original"`` (the default), the network the authors
+trained (their released code and training logs), and ``variant="paper"``, the network the text
+and the published count columns describe.  xnet/published/CONVENTIONS.md lists every difference
+and every decision taken where the code and logs are silent.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -11,11 +17,14 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from .alexnet import X_ALEXNET_DEGREES, AlexNet
-from .densenet import IMAGENET as DENSENET_IMAGENET, DenseNetBCCifar, DenseNetBCImageNet
+from .alexnet import ORIGINAL_X_ALEXNET_DEGREES, X_ALEXNET_DEGREES, AlexNet
+from .common import check_variant
+from .densenet import IMAGENET as DENSENET_IMAGENET
+from .densenet import DenseNetBCCifar, DenseNetBCImageNet
 from .mobilenet import MobileNetV1
-from .resnet import DEPTHS as RESNET_DEPTHS, ResNet
-from .vgg import VGGCifar
+from .resnet import DEPTHS as RESNET_DEPTHS
+from .resnet import ResNet
+from .vgg import ORIGINAL_X_VGG16_2_DEGREES, VGGCifar
 
 X_VGG_COMPRESSION = {1: 9, 2: 13}
 
@@ -30,17 +39,38 @@ class Family:
     doc: str
 
 
-FAMILIES = {f.name: f for f in (
-    Family("vgg16_cifar", VGGCifar, "cifar10", (3, 32, 32), {}, "VGG16-BN for CIFAR (Table 2, 4)"),
-    Family("alexnet_imagenet", AlexNet, "imagenet", (3, 224, 224), {}, "AlexNet, X-Linear classifier (Table 3)"),
-    Family("resnet_imagenet", ResNet, "imagenet", (3, 224, 224), {"depth": 50}, "ResNet-18..152 (Table 1)"),
-    Family("densenet_bc_cifar", DenseNetBCCifar, "cifar10", (3, 32, 32), {"depth": 40, "growth": 24},
-           "DenseNet-BC-depth-growth for CIFAR (Figures 4, 6; Table 4)"),
-    Family("densenet_bc_imagenet", DenseNetBCImageNet, "imagenet", (3, 224, 224), {"depth": 121},
-           "DenseNet-BC-121/169/201/161 (Table 1)"),
-    Family("mobilenet05_imagenet", MobileNetV1, "imagenet", (3, 224, 224), {"width": 0.5},
-           "MobileNet v1, width 0.5, X/G pointwise (Figure 3, Table 5)"),
-)}
+FAMILIES = {
+    f.name: f
+    for f in (
+        Family("vgg16_cifar", VGGCifar, "cifar10", (3, 32, 32), {}, "VGG16-BN for CIFAR (Table 2, 4)"),
+        Family("alexnet_imagenet", AlexNet, "imagenet", (3, 224, 224), {}, "AlexNet, X-Linear classifier (Table 3)"),
+        Family("resnet_imagenet", ResNet, "imagenet", (3, 224, 224), {"depth": 50}, "ResNet-18..152 (Table 1)"),
+        Family(
+            "densenet_bc_cifar",
+            DenseNetBCCifar,
+            "cifar10",
+            (3, 32, 32),
+            {"depth": 40, "growth": 24},
+            "DenseNet-BC-depth-growth for CIFAR (Figures 4, 6; Table 4)",
+        ),
+        Family(
+            "densenet_bc_imagenet",
+            DenseNetBCImageNet,
+            "imagenet",
+            (3, 224, 224),
+            {"depth": 121},
+            "DenseNet-BC-121/169/201/161 (Table 1)",
+        ),
+        Family(
+            "mobilenet05_imagenet",
+            MobileNetV1,
+            "imagenet",
+            (3, 224, 224),
+            {"width": 0.5},
+            "MobileNet v1, width 0.5, X/G pointwise (Figure 3, Table 5)",
+        ),
+    )
+}
 
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
 
@@ -55,31 +85,80 @@ NAME_FORMS = (
 )
 
 
+# Depth named by a family that has no depth argument (VGG16); widths of families without one are 1.
+_NOMINAL_DEPTH = {"vgg16_cifar": 16}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """What to build: ``family`` (a recipe family of recipes.csv), constructor ``kwargs``, the
-    paper's dataset (``default_dataset``) and input size ``(C, H, W)``."""
+    ``variant`` ("original" or "paper"), the paper's dataset (``default_dataset``) and input size
+    ``(C, H, W)``.  :meth:`facts` gives the model facts a run record stores."""
 
     name: str
     family: str
     kwargs: dict = field(default_factory=dict)
     default_dataset: str = "imagenet"
     input_size: tuple = (3, 224, 224)
+    variant: str = "original"
+
+    @property
+    def conv(self) -> str:
+        """Kind of the compressed layers: "dense", "x" or "g"."""
+        return self.kwargs.get("conv", "dense")
+
+    @property
+    def compression(self) -> int | None:
+        """C of the name (1 for dense); None where explicit per-layer ``degrees`` define the model."""
+        if self.conv == "dense":
+            return 1
+        return None if self.kwargs.get("degrees") is not None else self.kwargs.get("compression", 1)
+
+    @property
+    def depth(self) -> int | None:
+        return self.kwargs.get("depth", _NOMINAL_DEPTH.get(self.family))
+
+    @property
+    def growth(self) -> int | None:
+        g = self.kwargs.get("growth")
+        if g is None and self.family == "densenet_bc_imagenet" and self.depth in DENSENET_IMAGENET:
+            g = DENSENET_IMAGENET[self.depth][0]
+        return g
+
+    @property
+    def width(self) -> float:
+        return float(self.kwargs.get("width", 1.0))
+
+    def facts(self, dataset: str | None = None) -> dict:
+        """Plain (JSON-ready, torch-free) facts of the model: name, family, variant, conv, compression,
+        depth, growth, width, dataset (``dataset`` or the paper's), input_size."""
+        return {
+            "name": self.name,
+            "family": self.family,
+            "variant": self.variant,
+            "conv": self.conv,
+            "compression": self.compression,
+            "depth": self.depth,
+            "growth": self.growth,
+            "width": self.width,
+            "dataset": dataset or self.default_dataset,
+            "input_size": list(self.input_size),
+        }
 
     def build(self, num_classes=None, seed=0) -> nn.Module:
         if num_classes is None:
             num_classes = NUM_CLASSES[self.default_dataset]
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"num_classes: must be a positive integer, got {num_classes!r}")
-        return FAMILIES[self.family].cls(num_classes=num_classes, seed=seed, **self.kwargs)
+        return FAMILIES[self.family].cls(num_classes=num_classes, seed=seed, variant=self.variant, **self.kwargs)
 
 
 def _int(s):
     return int(s)
 
 
-def _parse(name: str):
-    """Return (family, kwargs) for a published name, or None."""
+def _parse(name: str, variant: str):
+    """Return (family, kwargs) for a published name in ``variant``, or None."""
     n = name.strip().lower().replace("_", "-").replace(" ", "")
     if m := re.fullmatch(r"resnet-?(\d+)", n):
         return "resnet_imagenet", {"depth": _int(m[1])}
@@ -91,27 +170,36 @@ def _parse(name: str):
         return "densenet_bc_cifar", {"depth": _int(m[1]), "growth": _int(m[2])}
     if m := re.fullmatch(r"([xg])-densenet-bc-(\d+)-(\d+)", n):
         if _int(m[3]) not in DENSENET_IMAGENET:
-            raise ValueError(f"{name!r}: X-DenseNet-BC-<C>-<depth> is the ImageNet form (depth "
-                             f"{sorted(DENSENET_IMAGENET)}); for CIFAR write X-DenseNet-BC-<depth>-<growth>-<C>")
+            raise ValueError(
+                f"{name!r}: X-DenseNet-BC-<C>-<depth> is the ImageNet form (depth "
+                f"{sorted(DENSENET_IMAGENET)}); for CIFAR write X-DenseNet-BC-<depth>-<growth>-<C>"
+            )
         return "densenet_bc_imagenet", {"depth": _int(m[3]), "conv": m[1], "compression": _int(m[2])}
     if m := re.fullmatch(r"([xg])-densenet-bc-(\d+)-(\d+)-(\d+)", n):
-        return "densenet_bc_cifar", {"depth": _int(m[2]), "growth": _int(m[3]), "conv": m[1],
-                                     "compression": _int(m[4])}
+        return "densenet_bc_cifar", {"depth": _int(m[2]), "growth": _int(m[3]), "conv": m[1], "compression": _int(m[4])}
     if m := re.fullmatch(r"xdnetbc-(\d+)-(\d+)", n):
         return "densenet_bc_cifar", {"depth": _int(m[1]), "growth": _int(m[2]), "conv": "x", "compression": 2}
     if re.fullmatch(r"vgg(16)?(-bn)?(-orig)?", n):
         return "vgg16_cifar", {}
     if m := re.fullmatch(r"x-vgg(16)?-(\d+)", n):
         if _int(m[2]) not in X_VGG_COMPRESSION:
-            raise ValueError(f"{name!r}: the paper has X-VGG16-1 and X-VGG16-2 only; use "
-                             f"create('vgg16_cifar', conv='x', compression=C) for others")
+            raise ValueError(
+                f"{name!r}: the paper has X-VGG16-1 and X-VGG16-2 only; use "
+                f"create('vgg16_cifar', conv='x', compression=C) for others"
+            )
+        if variant == "original" and _int(m[2]) == 2:  # the one X-VGG16 log (CONVENTIONS.md)
+            return "vgg16_cifar", {"conv": "x", "degrees": ORIGINAL_X_VGG16_2_DEGREES}
         return "vgg16_cifar", {"conv": "x", "compression": X_VGG_COMPRESSION[_int(m[2])]}
     if re.fullmatch(r"alexnet(-orig)?", n):
         return "alexnet_imagenet", {}
     if m := re.fullmatch(r"x-alexnet-(\d+)", n):
         if _int(m[1]) not in X_ALEXNET_DEGREES:
-            raise ValueError(f"{name!r}: the paper has X-AlexNet-1 and X-AlexNet-2 only; use "
-                             f"create('alexnet_imagenet', conv='x', compression=C) for others")
+            raise ValueError(
+                f"{name!r}: the paper has X-AlexNet-1 and X-AlexNet-2 only; use "
+                f"create('alexnet_imagenet', conv='x', compression=C) for others"
+            )
+        if variant == "original":  # alexnetexpander1.py = alexnetexpander2.py (CONVENTIONS.md)
+            return "alexnet_imagenet", {"conv": "x", "degrees": ORIGINAL_X_ALEXNET_DEGREES}
         return "alexnet_imagenet", {"conv": "x", "degrees": X_ALEXNET_DEGREES[_int(m[1])]}
     if re.fullmatch(r"mobilenet-?0\.5", n):
         return "mobilenet05_imagenet", {}
@@ -122,7 +210,7 @@ def _parse(name: str):
 
 def _check_kwargs(family: Family, kwargs: dict) -> None:
     params = inspect.signature(family.cls).parameters
-    allowed = [p for p in params if p not in ("self", "num_classes", "seed")]
+    allowed = [p for p in params if p not in ("self", "num_classes", "seed", "variant")]
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
         raise ValueError(f"{family.name}: unknown argument(s) {', '.join(unknown)}; accepted: {', '.join(allowed)}")
@@ -141,35 +229,47 @@ def _check_kwargs(family: Family, kwargs: dict) -> None:
         raise ValueError(f"conv: must be one of dense, x, g, got {kwargs['conv']!r}")
 
 
-def resolve(name: str, **overrides) -> ModelSpec:
+def resolve(name: str, variant: str = "original", **overrides) -> ModelSpec:
     """Resolve a published model name (or a family name) plus keyword overrides to a ModelSpec.
 
-    Raises ``ValueError`` listing the accepted forms for an unknown or malformed name.
+    ``variant``: "original" (default, the network the authors trained) or "paper" (the network of
+    the text and the published count columns).  Raises ``ValueError`` listing the accepted forms
+    for an unknown or malformed name.
     """
     if not isinstance(name, str):
         raise ValueError(f"name: must be a string, got {type(name).__name__}")
+    check_variant(variant)
     key = name.strip().lower()
     if key in FAMILIES:
         family, kwargs = key, {}
     else:
-        parsed = _parse(name)
+        parsed = _parse(name, variant)
         if parsed is None:
             raise ValueError(f"unknown model {name!r}; accepted names:\n  " + "\n  ".join(NAME_FORMS))
         family, kwargs = parsed
     fam = FAMILIES[family]
     kwargs = {**fam.defaults, **kwargs, **overrides}
     _check_kwargs(fam, kwargs)
-    return ModelSpec(name=name, family=family, kwargs=kwargs, default_dataset=fam.default_dataset,
-                     input_size=fam.input_size)
+    return ModelSpec(
+        name=name,
+        family=family,
+        kwargs=kwargs,
+        default_dataset=fam.default_dataset,
+        input_size=fam.input_size,
+        variant=variant,
+    )
 
 
-def create(name: str, num_classes: int | None = None, seed: int = 0, **overrides) -> nn.Module:
+def create(
+    name: str, num_classes: int | None = None, seed: int = 0, variant: str = "original", **overrides
+) -> nn.Module:
     """Build a model by published name or family name (see :func:`resolve`).
 
     ``num_classes`` defaults to the paper's dataset (10 for CIFAR families, 1000 for ImageNet);
-    ``seed`` seeds the expander graphs (X-layer i gets ``seed * 10007 + i``), not the weights.
+    ``seed`` seeds the expander graphs (X-layer i gets ``seed * 10007 + i``), not the weights;
+    ``variant`` is "original" (default: the network the authors trained) or "paper".
     """
-    return resolve(name, **overrides).build(num_classes=num_classes, seed=seed)
+    return resolve(name, variant=variant, **overrides).build(num_classes=num_classes, seed=seed)
 
 
 def list_models() -> list[str]:
