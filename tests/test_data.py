@@ -1,7 +1,7 @@
 """Datasets: synthetic sets (deterministic, learnable), CIFAR pickles and ImageFolder on fake data."""
+
 import pickle
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -9,18 +9,23 @@ from torch import nn
 from xnet import data
 from xnet.recipes import UserError
 
+from conftest import write_fake_cifar, write_fake_imagefolder
+
 
 def test_synthetic_shapes_and_determinism():
-    for name, (c, h, k) in {"synthetic-cifar10": (3, 32, 10), "synthetic-cifar100": (3, 32, 100),
-                            "synthetic-imagenet": (3, 64, 100)}.items():
+    for name, (c, h, k) in {
+        "synthetic-cifar10": (3, 32, 10),
+        "synthetic-cifar100": (3, 32, 100),
+        "synthetic-imagenet": (3, 64, 100),
+    }.items():
         x, y = data.synthetic_tensors(name, "train", 600 if h == 32 else 200)
         assert x.shape == (600 if h == 32 else 200, c, h, h) and x.dtype == torch.uint8
         assert y.min() >= 0 and y.max() < k
         x2, y2 = data.synthetic_tensors(name, "train", 150)
-        assert torch.equal(x[:150], x2) and torch.equal(y[:150], y2)   # a prefix whatever the size
+        assert torch.equal(x[:150], x2) and torch.equal(y[:150], y2)  # a prefix whatever the size
         xv, _ = data.synthetic_tensors(name, "val", 150)
-        assert not torch.equal(xv, x2)                                   # val differs from train
-        assert x.float().std() > 20                                      # not a constant image
+        assert not torch.equal(xv, x2)  # val differs from train
+        assert x.float().std() > 20  # not a constant image
     a, _ = data.synthetic_tensors("synthetic-cifar10", "train", 50)
     b, _ = data.synthetic_tensors("synthetic-cifar100", "train", 50)
     assert not torch.equal(a, b)
@@ -55,16 +60,28 @@ def test_imagenet_style_augmentation_keeps_size():
 
 
 def _tiny_cnn(k):
-    return nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(16, 32, 3, 1, 1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(32, 64, 3, 1, 1), nn.BatchNorm2d(64), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, k))
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, 1, 1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, 1, 1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, 1, 1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, k),
+    )
 
 
 @pytest.fixture
 def one_thread():
     n = torch.get_num_threads()
-    torch.set_num_threads(1)   # tiny convolutions: one thread is faster than two on a busy 2-core box
+    torch.set_num_threads(1)  # tiny convolutions: one thread is faster than two on a busy 2-core box
     yield
     torch.set_num_threads(n)
 
@@ -83,28 +100,13 @@ def test_synthetic_cifar10_is_learnable(one_thread):
             opt.step()
     model.eval()
     with torch.no_grad():
-        acc = sum((model(x).argmax(1) == y).sum().item()
-                  for x, y in torch.utils.data.DataLoader(va, batch_size=200)) / len(va)
-    assert acc > 0.45, acc   # chance is 0.10
+        acc = sum(
+            (model(x).argmax(1) == y).sum().item() for x, y in torch.utils.data.DataLoader(va, batch_size=200)
+        ) / len(va)
+    assert acc > 0.45, acc  # chance is 0.10
 
 
 # ---- CIFAR python pickles ------------------------------------------------------------------
-def write_fake_cifar(root, name, n_per_file=6, seed=0):
-    rng = np.random.default_rng(seed)
-    folder, train_files, test_files, key = data._CIFAR_FILES[name]
-    k = 10 if name == "cifar10" else 100
-    d = root / folder
-    d.mkdir(parents=True)
-    for f in train_files + test_files:
-        entry = {b"data": rng.integers(0, 256, (n_per_file, 3072), dtype=np.uint8),
-                 key: rng.integers(0, k, n_per_file).tolist(), b"batch_label": f.encode()}
-        if name == "cifar100":
-            entry[b"coarse_labels"] = rng.integers(0, 20, n_per_file).tolist()
-        with open(d / f, "wb") as fh:
-            pickle.dump(entry, fh)
-    return d
-
-
 @pytest.mark.parametrize("name,n_train", [("cifar10", 30), ("cifar100", 6)])
 def test_cifar_pickles(tmp_path, name, n_train):
     d = write_fake_cifar(tmp_path, name)
@@ -115,7 +117,7 @@ def test_cifar_pickles(tmp_path, name, n_train):
     raw = pickle.load(open(d / data._CIFAR_FILES[name][2][0], "rb"), encoding="bytes")
     expect = torch.as_tensor(raw[b"data"][0]).reshape(3, 32, 32).float() / 255
     mean, std = torch.tensor(info.mean).view(3, 1, 1), torch.tensor(info.std).view(3, 1, 1)
-    assert torch.allclose(x, (expect - mean) / std, atol=1e-6)   # channel-major layout, normalized
+    assert torch.allclose(x, (expect - mean) / std, atol=1e-6)  # channel-major layout, normalized
     assert y == raw[data._CIFAR_FILES[name][3]][0]
     tr2, _, _ = data.build_datasets(name, tmp_path, train_size=4, val_size=2, download=False)
     assert len(tr2) == 4
@@ -136,18 +138,6 @@ def test_cifar_errors(tmp_path):
 
 
 # ---- ImageFolder ---------------------------------------------------------------------------
-def write_fake_imagefolder(root, classes=("n01", "n02", "n03"), per_class=(3, 2)):
-    from PIL import Image
-    rng = np.random.default_rng(0)
-    for split, n in zip(("train", "val"), per_class):
-        for c in classes:
-            (root / split / c).mkdir(parents=True)
-            for i in range(n):
-                arr = rng.integers(0, 256, (40 + 7 * i, 50, 3), dtype=np.uint8)
-                Image.fromarray(arr).save(root / split / c / f"{c}_{i}.{'JPEG' if i % 2 else 'png'}")
-    return root
-
-
 def test_imagefolder(tmp_path):
     root = write_fake_imagefolder(tmp_path / "imnet")
     tr, va, info = data.build_datasets("imagenet", root, seed=1)
@@ -157,7 +147,7 @@ def test_imagefolder(tmp_path):
     tr.set_epoch(0)
     a = tr[4][0]
     torch.manual_seed(99)
-    assert torch.equal(a, tr[4][0])          # random crop seeded per sample, not by the global RNG
+    assert torch.equal(a, tr[4][0])  # random crop seeded per sample, not by the global RNG
     tr.set_epoch(1)
     assert not torch.equal(a, tr[4][0])
     assert torch.equal(va[2][0], va[2][0]) and va[2][0].shape == (3, 224, 224)

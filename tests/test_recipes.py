@@ -1,4 +1,5 @@
 """Recipes: the code's recipes match xnet/published/recipes.csv; schedules scale; overrides are type-checked."""
+
 import re
 from pathlib import Path
 
@@ -7,8 +8,9 @@ import pytest
 import torch
 
 import xnet
-from xnet.recipes import (RECIPES, FlooredMultiStepLR, UserError, build_optimizer, build_scheduler,
-                          parse_overrides, resolve_recipe)
+import xnet.recipes
+from xnet.recipes import RECIPES, UserError, parse_overrides, resolve_recipe
+from xnet.training.optim import FlooredMultiStepLR, build_optimizer, build_scheduler
 
 CSV = Path(xnet.__file__).parent / "published" / "recipes.csv"
 
@@ -33,8 +35,15 @@ def test_recipes_match_published_csv():
         r = RECIPES[row.family]
         if not row.epochs:  # alexnet: not published
             assert r.source.startswith("not published")
-            assert (r.lr, r.momentum, r.weight_decay, r.gamma, r.step_size, r.epochs, r.batch_size) == \
-                (0.01, 0.9, 5e-4, 0.1, 30, 90, 256)
+            assert (r.lr, r.momentum, r.weight_decay, r.gamma, r.step_size, r.epochs, r.batch_size) == (
+                0.01,
+                0.9,
+                5e-4,
+                0.1,
+                30,
+                90,
+                256,
+            )
             continue
         assert r.epochs == int(row.epochs) and r.batch_size == int(row.batch_size)
         assert r.optimizer == row.optimizer and r.momentum == float(row.momentum)
@@ -96,7 +105,7 @@ def test_short_runs_milestones():
     assert d.scaled_milestones(300) == [150, 225]
     assert d.scaled_milestones(40) == [20, 30]
     assert d.scaled_milestones(4) == [2, 3]
-    assert d.scaled_milestones(2) == [1]   # 225 * 2 / 300 = 1.5 -> 2 = the end: dropped
+    assert d.scaled_milestones(2) == [1]  # 225 * 2 / 300 = 1.5 -> 2 = the end: dropped
     assert RECIPES["mobilenet05_imagenet"].scaled_milestones(15) == [2, 3, 5, 6, 8, 9, 11, 12, 14]
     assert RECIPES["resnet_imagenet"].scaled_milestones(9) == [3, 6]
 
@@ -109,27 +118,49 @@ def test_overrides_typed():
     assert resolve_recipe("densenet_bc_cifar", {"step_size": 5}).schedule == "step"
 
 
-@pytest.mark.parametrize("item,fragment", [
-    ("lr=abc", "recipe field lr: expected a number"),
-    ("epochs=1.5", "recipe field epochs: expected an integer"),
-    ("nesterov=maybe", "recipe field nesterov: expected a boolean"),
-    ("milestones=a,b", "recipe field milestones"),
-    ("learning_rate=0.1", "unknown recipe field 'learning_rate'"),
-    ("lr", "expected field=value"),
-    ("family=vgg16_cifar", "cannot be overridden"),
-])
+@pytest.mark.parametrize(
+    "item,fragment",
+    [
+        ("lr=abc", "recipe field lr: expected a number"),
+        ("epochs=1.5", "recipe field epochs: expected an integer"),
+        ("nesterov=maybe", "recipe field nesterov: expected a boolean"),
+        ("milestones=a,b", "recipe field milestones"),
+        ("learning_rate=0.1", "unknown recipe field 'learning_rate'"),
+        ("lr", "expected field=value"),
+        ("family=vgg16_cifar", "cannot be overridden"),
+    ],
+)
 def test_bad_overrides(item, fragment):
     with pytest.raises(UserError, match=re.escape(fragment)):
         parse_overrides([item])
 
 
-@pytest.mark.parametrize("over,fragment", [
-    ({"lr": -1.0}, "lr"), ({"schedule": "cosine"}, "schedule"), ({"optimizer": "adam"}, "optimizer"),
-    ({"milestones": (20, 10)}, "milestones"), ({"gamma": 2.0}, "gamma"), ({"lr": "0.1x"}, "lr"),
-])
+@pytest.mark.parametrize(
+    "over,fragment",
+    [
+        ({"lr": -1.0}, "lr"),
+        ({"schedule": "cosine"}, "schedule"),
+        ({"optimizer": "adam"}, "optimizer"),
+        ({"milestones": (20, 10)}, "milestones"),
+        ({"gamma": 2.0}, "gamma"),
+        ({"lr": "0.1x"}, "lr"),
+    ],
+)
 def test_bad_values(over, fragment):
     with pytest.raises(UserError, match=fragment):
         resolve_recipe("densenet_bc_cifar", over)
+
+
+def test_optimizer_helpers_still_importable_from_recipes():
+    assert xnet.recipes.build_optimizer is build_optimizer and xnet.recipes.FlooredMultiStepLR is FlooredMultiStepLR
+    with pytest.raises(AttributeError):
+        xnet.recipes.no_such_thing  # noqa: B018
+
+
+@pytest.mark.parametrize("item", ["weight_decay=nan", "lr_floor=inf", "lr=-inf", "momentum=nan", "gamma=1e999"])
+def test_nonfinite_overrides_refused(item):
+    with pytest.raises(UserError, match=f"recipe field {item.split('=')[0]}: must be a finite number"):
+        parse_overrides([item])
 
 
 def test_unknown_family():

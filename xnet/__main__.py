@@ -1,4 +1,5 @@
 """``python -m xnet ...``: see :mod:`xnet.cli`."""
+
 from .cli import main
 
 if __name__ == "__main__":

@@ -1,15 +1,7 @@
 """Datasets and transforms for training.
 
-=====================  ============  =======  ================  ==================================
-name                   input         classes  train / val        source
-=====================  ============  =======  ================  ==================================
-cifar10                3x32x32       10       50000 / 10000     torchvision download, python pickles
-cifar100               3x32x32       100      50000 / 10000     torchvision download, python pickles
-imagenet               3x224x224     1000     ImageFolder       ``DATA_DIR/train/<class>/*``, ``DATA_DIR/val/<class>/*``
-synthetic-cifar10      3x32x32       10       5000 / 1000       generated in memory, offline
-synthetic-cifar100     3x32x32       100      10000 / 2000      generated in memory, offline
-synthetic-imagenet     3x64x64       100      6400 / 1000       generated in memory, offline
-=====================  ============  =======  ================  ==================================
+The names, shapes, class counts and default sizes of the datasets are in :mod:`xnet.datasets`
+(torch-free); this module loads them.
 
 The synthetic sets are deterministic (a generator seeded from the dataset name, independent of the
 run's seed) and learnable: each class is a smooth random colour pattern; a sample is its class
@@ -21,6 +13,7 @@ Augmentation randomness does not come from the global RNG: sample ``i`` of epoch
 augmented with a generator seeded from ``(seed, e, i)``, so data is identical whatever the number
 of loader workers, processes, or restarts.  Call ``dataset.set_epoch(e)`` before each epoch.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,49 +21,27 @@ import os
 import pickle
 import random
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from .recipes import UserError
-
-CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
-CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-SYNTH_MEAN, SYNTH_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    name: str
-    num_classes: int
-    input_size: tuple[int, int, int]
-    train_size: int | None       # default size (None: whatever is on disk)
-    val_size: int | None
-    needs_data_dir: bool
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    style: str                   # augmentation style: "cifar" (pad-crop + flip) or "imagenet" (resized crop + flip)
-
-
-DATASETS: dict[str, DatasetInfo] = {
-    "cifar10": DatasetInfo("cifar10", 10, (3, 32, 32), 50000, 10000, True, CIFAR10_MEAN, CIFAR10_STD, "cifar"),
-    "cifar100": DatasetInfo("cifar100", 100, (3, 32, 32), 50000, 10000, True, CIFAR100_MEAN, CIFAR100_STD, "cifar"),
-    "imagenet": DatasetInfo("imagenet", 1000, (3, 224, 224), None, None, True, IMAGENET_MEAN, IMAGENET_STD, "imagenet"),
-    "synthetic-cifar10": DatasetInfo("synthetic-cifar10", 10, (3, 32, 32), 5000, 1000, False, SYNTH_MEAN, SYNTH_STD, "cifar"),
-    "synthetic-cifar100": DatasetInfo("synthetic-cifar100", 100, (3, 32, 32), 10000, 2000, False, SYNTH_MEAN, SYNTH_STD, "cifar"),
-    "synthetic-imagenet": DatasetInfo("synthetic-imagenet", 100, (3, 64, 64), 6400, 1000, False, SYNTH_MEAN, SYNTH_STD, "imagenet"),
-}
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise UserError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)})") from None
+from .datasets import (  # noqa: F401
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    CIFAR100_MEAN,
+    CIFAR100_STD,
+    DATASETS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    SYNTH_MEAN,
+    SYNTH_STD,
+    DatasetInfo,
+    dataset_info,
+    paper_dataset,
+)
+from .errors import UserError
 
 
 def _sample_key(seed: int, epoch: int, index: int) -> int:
@@ -110,7 +81,7 @@ class TensorImageDataset(Dataset):
                 p = h // 8
                 x = F.pad(x, (p, p, p, p))
                 top, left = rng.randint(0, 2 * p), rng.randint(0, 2 * p)
-                x = x[:, top:top + h, left:left + w]
+                x = x[:, top : top + h, left : left + w]
             else:
                 area = h * w
                 for _ in range(10):
@@ -122,9 +93,10 @@ class TensorImageDataset(Dataset):
                         break
                 else:
                     ch, cw, top, left = h, w, 0, 0
-                x = x[:, top:top + ch, left:left + cw].float()
-                x = F.interpolate(x[None], size=(h, w), mode="bilinear", align_corners=False,
-                                  antialias=True)[0].clamp_(0, 255)
+                x = x[:, top : top + ch, left : left + cw].float()
+                x = F.interpolate(x[None], size=(h, w), mode="bilinear", align_corners=False, antialias=True)[0].clamp_(
+                    0, 255
+                )
             if rng.random() < 0.5:
                 x = x.flip(-1)
         x = x.float().div_(255).sub_(self.mean).div_(self.std)
@@ -160,8 +132,12 @@ def _synthetic_chunk(name: str, split: str, chunk: int, protos: torch.Tensor) ->
     dx = torch.randint(-s, s + 1, (n,), generator=g)
     rows = (torch.arange(h)[None, :] - dy[:, None]) % h
     cols = (torch.arange(w)[None, :] - dx[:, None]) % w
-    x = protos[labels][torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None],
-                       rows[:, None, :, None], cols[:, None, None, :]]
+    x = protos[labels][
+        torch.arange(n)[:, None, None, None],
+        torch.arange(c)[None, :, None, None],
+        rows[:, None, :, None],
+        cols[:, None, None, :],
+    ]
     contrast = 0.7 + 0.6 * torch.rand(n, 1, 1, 1, generator=g)
     bright = 0.3 * torch.randn(n, 3, 1, 1, generator=g)
     x = contrast * x + 0.45 * protos[distract].roll(s, dims=-1) + bright
@@ -216,16 +192,20 @@ def ensure_cifar(root: str | os.PathLike, name: str, download: bool) -> None:
     if (Path(root) / folder).is_dir():
         return
     if not download:
-        raise UserError(f"{name}: not found in data directory {root} (expected {folder}/; "
-                        "drop --no-download to download it)")
+        raise UserError(
+            f"{name}: not found in data directory {root} (expected {folder}/; drop --no-download to download it)"
+        )
     import torchvision
+
     cls = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
     try:
         os.makedirs(root, exist_ok=True)
         cls(str(root), train=True, download=True)
     except Exception as e:
-        raise UserError(f"{name}: not found in {root} and download failed: {type(e).__name__}: "
-                        f"{str(e).splitlines()[0] if str(e) else ''}") from None
+        raise UserError(
+            f"{name}: not found in {root} and download failed: {type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}"
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,15 +224,30 @@ class SeededTransformDataset(Dataset):
         return len(self.base)
 
     def __getitem__(self, i):
-        img, y = self.base[i]
+        try:
+            img, y = self.base[i]
+        except Exception as e:  # a corrupt or truncated image: name it (a run must not die without saying which)
+            raise UserError(
+                f"cannot read image {_image_path(self.base, i)}: {type(e).__name__}: "
+                f"{(str(e).splitlines() or [''])[0][:200]}"
+            ) from None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_sample_key(self.seed, self.epoch, i))
             x = self.transform(img)
         return x, y
 
 
+def _image_path(base, i) -> str:
+    """The file behind sample ``i`` of an ImageFolder (or a Subset of one)."""
+    while isinstance(base, torch.utils.data.Subset):
+        base, i = base.dataset, base.indices[i]
+    samples = getattr(base, "samples", None)
+    return str(samples[i][0]) if samples is not None else f"#{i}"
+
+
 def imagenet_transforms(train: bool, size: int = 224, augment: bool = True):
     from torchvision import transforms as T
+
     norm = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     if train and augment:
         return T.Compose([T.RandomResizedCrop(size), T.RandomHorizontalFlip(), *norm])
@@ -263,8 +258,10 @@ def check_imagenet_dir(data_dir) -> Path:
     root = Path(data_dir)
     for split in ("train", "val"):
         if not (root / split).is_dir():
-            raise UserError(f"imagenet: data directory {root} has no {split}/ folder "
-                            "(expected ImageFolder layout DATA_DIR/{train,val}/<class>/<image>)")
+            raise UserError(
+                f"imagenet: data directory {root} has no {split}/ folder "
+                "(expected ImageFolder layout DATA_DIR/{train,val}/<class>/<image>)"
+            )
     return root
 
 
@@ -278,13 +275,23 @@ def check_data(name: str, data_dir, download: bool = True) -> DatasetInfo:
         if name == "imagenet":
             check_imagenet_dir(data_dir)
         elif not (Path(data_dir) / _CIFAR_FILES[name][0]).is_dir() and not download:
-            raise UserError(f"{name}: not found in data directory {data_dir} (expected "
-                            f"{_CIFAR_FILES[name][0]}/; drop --no-download to download it)")
+            raise UserError(
+                f"{name}: not found in data directory {data_dir} (expected "
+                f"{_CIFAR_FILES[name][0]}/; drop --no-download to download it)"
+            )
     return info
 
 
-def build_datasets(name: str, data_dir=None, *, train_size: int | None = None, val_size: int | None = None,
-                   augment: bool = True, seed: int = 0, download: bool = True):
+def build_datasets(
+    name: str,
+    data_dir=None,
+    *,
+    train_size: int | None = None,
+    val_size: int | None = None,
+    augment: bool = True,
+    seed: int = 0,
+    download: bool = True,
+):
     """``(train_dataset, val_dataset, info)``; both datasets have ``set_epoch``.
 
     ``train_size`` / ``val_size``: use only the first N samples (synthetic sets: generate N).
@@ -295,6 +302,7 @@ def build_datasets(name: str, data_dir=None, *, train_size: int | None = None, v
             raise UserError(f"{label}: must be a positive integer, got {n!r}")
     if name == "imagenet":
         from torchvision.datasets import ImageFolder
+
         root = check_imagenet_dir(data_dir)
         try:
             tr, va = ImageFolder(str(root / "train")), ImageFolder(str(root / "val"))

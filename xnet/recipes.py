@@ -11,7 +11,12 @@ A schedule is a list of epochs (``milestones``) at which the learning rate is mu
 ``torch.optim.lr_scheduler.MultiStepLR``).  ``schedule="step"`` with ``step_size`` means a
 milestone every ``step_size`` epochs.  A run shorter than the recipe (``--epochs``) keeps the
 schedule's shape: milestones and step size scale by ``epochs / recipe.epochs``.
+
+Torch-free (the workflow validates ``--set`` pairs with it); the optimizer and the scheduler are
+built by :mod:`xnet.training.optim` (``build_optimizer``, ``build_scheduler`` and
+``FlooredMultiStepLR`` are still importable from here).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,11 +24,19 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-import torch
+from .errors import UserError
 
-
-class UserError(Exception):
-    """Bad input from the user: reported as one line and a non-zero exit, never a traceback."""
+__all__ = [
+    "Recipe",
+    "RECIPES",
+    "FIELD_TYPES",
+    "UserError",
+    "get_recipe",
+    "check_field",
+    "parse_field",
+    "parse_overrides",
+    "resolve_recipe",
+]  # also (lazily, from xnet.training.optim): build_optimizer, ...
 
 
 SCHEDULES = ("multistep", "step")
@@ -37,17 +50,17 @@ class Recipe:
     epochs: int
     batch_size: int
     lr: float
-    schedule: str                      # "multistep" (milestones) or "step" (every step_size epochs)
-    gamma: float                       # lr multiplier at each milestone
-    milestones: tuple[int, ...] = ()   # for schedule="multistep"
-    step_size: int = 0                 # for schedule="step"
-    lr_floor: float = 0.0              # the lr never goes below this
+    schedule: str  # "multistep" (milestones) or "step" (every step_size epochs)
+    gamma: float  # lr multiplier at each milestone
+    milestones: tuple[int, ...] = ()  # for schedule="multistep"
+    step_size: int = 0  # for schedule="step"
+    lr_floor: float = 0.0  # the lr never goes below this
     optimizer: str = "sgd"
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 1e-4
-    augment: str = "standard"          # the dataset's standard augmentation, or "none"
-    dataset: str = "cifar10"           # the dataset(s) of the paper, informative
+    augment: str = "standard"  # the dataset's standard augmentation, or "none"
+    dataset: str = "cifar10"  # the dataset(s) of the paper, informative
     source: str = ""
 
     def to_dict(self) -> dict:
@@ -55,35 +68,13 @@ class Recipe:
         d["milestones"] = list(self.milestones)
         return d
 
-    def validate(self) -> "Recipe":
-        def bad(name, why):
-            raise UserError(f"recipe field {name}: {why}, got {getattr(self, name)!r}")
-        if self.epochs < 1:
-            bad("epochs", "must be >= 1")
-        if self.batch_size < 1:
-            bad("batch_size", "must be >= 1")
-        if not self.lr > 0:
-            bad("lr", "must be > 0")
-        if not 0 < self.gamma <= 1:
-            bad("gamma", "must be in (0, 1]")
-        if self.lr_floor < 0:
-            bad("lr_floor", "must be >= 0")
-        if not 0 <= self.momentum < 1:
-            bad("momentum", "must be in [0, 1)")
-        if self.weight_decay < 0:
-            bad("weight_decay", "must be >= 0")
-        if self.schedule not in SCHEDULES:
-            bad("schedule", f"must be one of {', '.join(SCHEDULES)}")
+    def validate(self) -> Recipe:
+        for f in fields(self):
+            check_field(f.name, getattr(self, f.name))
         if self.schedule == "step" and self.step_size < 1:
-            bad("step_size", "must be >= 1 for schedule=step")
-        if any(m < 1 for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
-            bad("milestones", "must be increasing epochs >= 1")
-        if self.optimizer not in OPTIMIZERS:
-            bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
-        if self.augment not in AUGMENTS:
-            bad("augment", f"must be one of {', '.join(AUGMENTS)}")
+            raise UserError(f"recipe field step_size: must be >= 1 for schedule=step, got {self.step_size!r}")
         if self.nesterov and self.momentum == 0:
-            bad("nesterov", "needs momentum > 0")
+            raise UserError("recipe field nesterov: needs momentum > 0, got True")
         return self
 
     def full_milestones(self) -> list[int]:
@@ -107,38 +98,128 @@ class Recipe:
         """The learning rate of (0-based) epoch ``epoch`` in a run of ``epochs`` (default: the recipe's)."""
         epochs = epochs or self.epochs
         n = sum(1 for m in self.scaled_milestones(epochs) if m <= epoch)
-        return max(self.lr * self.gamma ** n, self.lr_floor)
+        return max(self.lr * self.gamma**n, self.lr_floor)
+
+
+def _increasing(ms) -> bool:
+    return all(m >= 1 for m in ms) and list(ms) == sorted(ms)
+
+
+# one check per field, on its own (the checks that combine fields are in Recipe.validate)
+FIELD_CHECKS: dict[str, tuple[Any, str]] = {
+    "epochs": (lambda v: v >= 1, "must be >= 1"),
+    "batch_size": (lambda v: v >= 1, "must be >= 1"),
+    "lr": (lambda v: v > 0, "must be > 0"),
+    "gamma": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    "milestones": (_increasing, "must be increasing epochs >= 1"),
+    "step_size": (lambda v: v >= 0, "must be >= 0"),
+    "lr_floor": (lambda v: v >= 0, "must be >= 0"),
+    "optimizer": (lambda v: v in OPTIMIZERS, f"must be one of {', '.join(OPTIMIZERS)}"),
+    "momentum": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "weight_decay": (lambda v: v >= 0, "must be >= 0"),
+    "schedule": (lambda v: v in SCHEDULES, f"must be one of {', '.join(SCHEDULES)}"),
+    "augment": (lambda v: v in AUGMENTS, f"must be one of {', '.join(AUGMENTS)}"),
+}
+
+
+def check_field(name: str, value: Any) -> Any:
+    """``value`` if it is a valid value of recipe field ``name`` on its own (finite, in range); else UserError."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"recipe field {name}: must be a finite number, got {value!r}")
+    ok, why = FIELD_CHECKS.get(name, (None, ""))
+    if ok is not None and not ok(value):
+        raise UserError(f"recipe field {name}: {why}, got {value!r}")
+    return value
 
 
 _COMMON = "original README command and training logs"
 
 RECIPES: dict[str, Recipe] = {
     "densenet_bc_cifar": Recipe(
-        family="densenet_bc_cifar", dataset="cifar10|cifar100", epochs=300, batch_size=64, lr=0.1,
-        schedule="multistep", milestones=(150, 225), gamma=0.1, lr_floor=5e-4, nesterov=True,
-        weight_decay=1e-4, source=_COMMON),
+        family="densenet_bc_cifar",
+        dataset="cifar10|cifar100",
+        epochs=300,
+        batch_size=64,
+        lr=0.1,
+        schedule="multistep",
+        milestones=(150, 225),
+        gamma=0.1,
+        lr_floor=5e-4,
+        nesterov=True,
+        weight_decay=1e-4,
+        source=_COMMON,
+    ),
     "vgg16_cifar": Recipe(
-        family="vgg16_cifar", dataset="cifar10", epochs=300, batch_size=128, lr=0.05,
-        schedule="step", step_size=30, gamma=0.5, lr_floor=5e-4, nesterov=True,
-        weight_decay=5e-4, source=_COMMON),
+        family="vgg16_cifar",
+        dataset="cifar10",
+        epochs=300,
+        batch_size=128,
+        lr=0.05,
+        schedule="step",
+        step_size=30,
+        gamma=0.5,
+        lr_floor=5e-4,
+        nesterov=True,
+        weight_decay=5e-4,
+        source=_COMMON,
+    ),
     "resnet_imagenet": Recipe(
-        family="resnet_imagenet", dataset="imagenet", epochs=90, batch_size=128, lr=0.1,
-        schedule="step", step_size=30, gamma=0.1, lr_floor=1e-5, nesterov=True,
-        weight_decay=1e-4, source=_COMMON),
+        family="resnet_imagenet",
+        dataset="imagenet",
+        epochs=90,
+        batch_size=128,
+        lr=0.1,
+        schedule="step",
+        step_size=30,
+        gamma=0.1,
+        lr_floor=1e-5,
+        nesterov=True,
+        weight_decay=1e-4,
+        source=_COMMON,
+    ),
     "densenet_bc_imagenet": Recipe(
-        family="densenet_bc_imagenet", dataset="imagenet", epochs=90, batch_size=128, lr=0.1,
-        schedule="step", step_size=30, gamma=0.1, lr_floor=1e-5, nesterov=True,
-        weight_decay=1e-4, source="original training logs"),
+        family="densenet_bc_imagenet",
+        dataset="imagenet",
+        epochs=90,
+        batch_size=128,
+        lr=0.1,
+        schedule="step",
+        step_size=30,
+        gamma=0.1,
+        lr_floor=1e-5,
+        nesterov=True,
+        weight_decay=1e-4,
+        source="original training logs",
+    ),
     "mobilenet05_imagenet": Recipe(
-        family="mobilenet05_imagenet", dataset="imagenet", epochs=150, batch_size=256, lr=0.1,
-        schedule="step", step_size=15, gamma=0.316227766, lr_floor=5e-5, nesterov=False,
-        weight_decay=4e-5, source="original training log"),
+        family="mobilenet05_imagenet",
+        dataset="imagenet",
+        epochs=150,
+        batch_size=256,
+        lr=0.1,
+        schedule="step",
+        step_size=15,
+        gamma=0.316227766,
+        lr_floor=5e-5,
+        nesterov=False,
+        weight_decay=4e-5,
+        source="original training log",
+    ),
     "alexnet_imagenet": Recipe(
-        family="alexnet_imagenet", dataset="imagenet", epochs=90, batch_size=256, lr=0.01,
-        schedule="step", step_size=30, gamma=0.1, lr_floor=0.0, nesterov=False,
+        family="alexnet_imagenet",
+        dataset="imagenet",
+        epochs=90,
+        batch_size=256,
+        lr=0.01,
+        schedule="step",
+        step_size=30,
+        gamma=0.1,
+        lr_floor=0.0,
+        nesterov=False,
         weight_decay=5e-4,
         source="not published: the usual AlexNet recipe (SGD lr 0.01, momentum 0.9, weight decay "
-               "5e-4, lr / 10 every 30 epochs, 90 epochs, batch 256), not the paper's"),
+        "5e-4, lr / 10 every 30 epochs, 90 epochs, batch 256), not the paper's",
+    ),
 }
 
 FIELD_TYPES: dict[str, Any] = {f.name: f.type for f in fields(Recipe)}
@@ -171,13 +252,11 @@ def parse_field(name: str, value: Any) -> Any:
         if t == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
-            if isinstance(value, str):
-                return int(value.strip())
-            return int(value)
+            return check_field(name, int(value.strip()) if isinstance(value, str) else int(value))
         if t == "float":
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            return check_field(name, float(value))
         if t == "bool":
             if isinstance(value, bool):
                 return value
@@ -185,15 +264,16 @@ def parse_field(name: str, value: Any) -> Any:
         if t == "str":
             if not isinstance(value, str):
                 raise ValueError
-            return value
+            return check_field(name, value)
         if t.startswith("tuple"):
             if isinstance(value, str):
                 parts = [p for p in value.replace(" ", "").strip("()[]").split(",") if p]
-                return tuple(int(p) for p in parts)
-            return tuple(int(p) for p in value)
-    except (ValueError, TypeError):
-        kind = {"int": "an integer", "float": "a number", "bool": "a boolean (true/false)",
-                "str": "a string"}.get(t, "a comma-separated list of integers")
+                return check_field(name, tuple(int(p) for p in parts))
+            return check_field(name, tuple(int(p) for p in value))
+    except (ValueError, TypeError, OverflowError):
+        kind = {"int": "an integer", "float": "a number", "bool": "a boolean (true/false)", "str": "a string"}.get(
+            t, "a comma-separated list of integers"
+        )
         raise UserError(f"recipe field {name}: expected {kind}, got {value!r}") from None
     raise AssertionError(t)
 
@@ -223,23 +303,10 @@ def resolve_recipe(family: str, overrides: dict[str, Any] | None = None) -> Reci
     return recipe.validate()
 
 
-class FlooredMultiStepLR(torch.optim.lr_scheduler.MultiStepLR):
-    """``MultiStepLR`` whose learning rate never goes below ``lr_floor``."""
+def __getattr__(name):
+    # the torch side, imported on first use so that this module stays torch-free
+    if name in ("FlooredMultiStepLR", "build_optimizer", "build_scheduler"):
+        from .training import optim
 
-    def __init__(self, optimizer, milestones, gamma=0.1, lr_floor=0.0, last_epoch=-1):
-        self.lr_floor = lr_floor
-        super().__init__(optimizer, milestones, gamma=gamma, last_epoch=last_epoch)
-
-    def get_lr(self):
-        return [max(self.lr_floor, lr) for lr in super().get_lr()]
-
-
-def build_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
-    return torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                           nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
-
-
-def build_scheduler(recipe: Recipe, optimizer, epochs: int) -> FlooredMultiStepLR:
-    """A per-epoch scheduler for a run of ``epochs`` epochs (milestones scaled to the run)."""
-    return FlooredMultiStepLR(optimizer, recipe.scaled_milestones(epochs), gamma=recipe.gamma,
-                              lr_floor=recipe.lr_floor)
+        return getattr(optim, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,79 @@
+"""The datasets xnet trains on, and the paper's dataset each one stands for (torch-free).
+
+=====================  ============  =======  ================  ==========
+name                   input         classes  train / val        stands for
+=====================  ============  =======  ================  ==========
+cifar10                3x32x32       10       50000 / 10000     cifar10
+cifar100               3x32x32       100      50000 / 10000     cifar100
+imagenet               3x224x224     1000     ImageFolder       imagenet
+synthetic-cifar10      3x32x32       10       5000 / 1000       cifar10
+synthetic-cifar100     3x32x32       100      10000 / 2000      cifar100
+synthetic-imagenet     3x64x64       100      6400 / 1000       imagenet
+=====================  ============  =======  ================  ==========
+
+The name in the first column is the one canonical spelling: it is what ``xnet train --dataset``
+takes and what a run record stores; :func:`paper_dataset` maps it to the published dataset it
+stands for.  The loaders live in :mod:`xnet.data`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import UserError
+
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+SYNTH_MEAN, SYNTH_STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    num_classes: int
+    input_size: tuple[int, int, int]
+    train_size: int | None  # default size (None: whatever is on disk)
+    val_size: int | None
+    needs_data_dir: bool
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    style: str  # augmentation style: "cifar" (pad-crop + flip) or "imagenet" (resized crop + flip)
+    stands_for: str = ""  # the paper's dataset (cifar10, cifar100, imagenet)
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    d.name: d
+    for d in (
+        DatasetInfo("cifar10", 10, (3, 32, 32), 50000, 10000, True, CIFAR10_MEAN, CIFAR10_STD, "cifar", "cifar10"),
+        DatasetInfo("cifar100", 100, (3, 32, 32), 50000, 10000, True, CIFAR100_MEAN, CIFAR100_STD, "cifar", "cifar100"),
+        DatasetInfo(
+            "imagenet", 1000, (3, 224, 224), None, None, True, IMAGENET_MEAN, IMAGENET_STD, "imagenet", "imagenet"
+        ),
+        DatasetInfo("synthetic-cifar10", 10, (3, 32, 32), 5000, 1000, False, SYNTH_MEAN, SYNTH_STD, "cifar", "cifar10"),
+        DatasetInfo(
+            "synthetic-cifar100", 100, (3, 32, 32), 10000, 2000, False, SYNTH_MEAN, SYNTH_STD, "cifar", "cifar100"
+        ),
+        DatasetInfo(
+            "synthetic-imagenet", 100, (3, 64, 64), 6400, 1000, False, SYNTH_MEAN, SYNTH_STD, "imagenet", "imagenet"
+        ),
+    )
+}
+
+PAPER_DATASETS = ("cifar10", "cifar100", "imagenet")
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        raise UserError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)})") from None
+
+
+def paper_dataset(name: str) -> str:
+    """The published dataset a training dataset stands for: ``synthetic-cifar10`` -> ``cifar10``."""
+    return dataset_info(name).stands_for
+
+
+def is_synthetic(name: str) -> bool:
+    return dataset_info(name).name.startswith("synthetic-")

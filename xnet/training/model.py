@@ -1,0 +1,97 @@
+"""The model of a run: built from its name, counted, and described by its facts (for the run record)."""
+
+from __future__ import annotations
+
+import inspect
+import platform
+
+import torch
+from torch import nn
+
+from ..errors import UserError, one_line
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import torchvision
+
+    from .. import __version__
+
+    return {
+        "python": platform.python_version(),
+        "torch": str(torch.__version__),
+        "torchvision": str(torchvision.__version__),
+        "numpy": str(numpy.__version__),
+        "xnet": str(__version__),
+    }
+
+
+def _model_kwargs(model_args: dict, variant: str | None) -> dict:
+    if variant is None:
+        return dict(model_args)
+    if "variant" in model_args and model_args["variant"] != variant:
+        raise UserError(f"--variant {variant} contradicts --model-arg variant={model_args['variant']!r}")
+    return {**model_args, "variant": variant}
+
+
+def resolve_model(name: str, model_args: dict, variant: str | None = None):
+    """``xnet.models.resolve`` with any failure turned into a one-line error (listing accepted names)."""
+    import xnet.models as models
+
+    try:
+        return models.resolve(name, **_model_kwargs(model_args, variant))
+    except Exception as e:  # unknown name, bad kwargs
+        raise UserError(f"model {name!r}: {one_line(e) or type(e).__name__}") from None
+
+
+def create_model(name: str, num_classes: int, seed: int, model_args: dict, variant: str | None = None) -> nn.Module:
+    import xnet.models as models
+
+    torch.manual_seed(seed)
+    try:
+        return models.create(name, num_classes=num_classes, seed=seed, **_model_kwargs(model_args, variant))
+    except Exception as e:
+        raise UserError(f"model {name!r}: cannot build it: {one_line(e) or type(e).__name__}") from None
+
+
+def profile_model(model: nn.Module, input_size) -> dict:
+    from ..counting import profile
+
+    p = profile(model, tuple(input_size))
+    return {"params": int(p["params"]), "macs": int(p["macs"])}
+
+
+FACTS = ("family", "conv", "compression", "depth", "growth", "width", "variant")
+
+
+def model_facts(spec) -> dict:
+    """The model's facts a run record stores: family, conv kind, compression, depth, growth, width, variant.
+
+    From ``spec.facts()`` where ``xnet.models`` provides it; otherwise from the spec's family and
+    keyword arguments (with the family constructor's defaults).  ``compression`` is None where the
+    model states explicit degrees instead (X-AlexNet); ``variant`` defaults to ``paper`` (the
+    builds of the text) where the models know no variants.
+    """
+    facts = getattr(spec, "facts", None)
+    if callable(facts):
+        got = dict(facts())
+        return {k: got.get(k) for k in FACTS}
+    from ..models import FAMILIES
+
+    params = inspect.signature(FAMILIES[spec.family].cls).parameters
+    kw = spec.kwargs
+
+    def get(k):
+        return kw[k] if k in kw else (params[k].default if k in params else None)
+
+    conv = get("conv") or "dense"
+    compression = None if get("degrees") is not None else get("compression")
+    return {
+        "family": spec.family,
+        "conv": conv,
+        "compression": compression,
+        "depth": get("depth"),
+        "growth": get("growth"),
+        "width": get("width"),
+        "variant": getattr(spec, "variant", None) or kw.get("variant") or "paper",
+    }
