@@ -1,78 +1,71 @@
-# Configuration, experiment matrix and helpers shared by the rules.
+# The configuration: its shape checked by the schema, its values by the package
+# (workflow/scripts/wfconfig.py: a configuration that cannot run stops `snakemake -n` with one
+# line naming the key), the selected part of the paper's experiment matrix
+# (xnet.results.experiments) and the paths (xnet.results.paths).
 import os
-import re
 import shlex
 import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+REPO = os.path.abspath(workflow.basedir)
+for _p in (REPO, os.path.join(REPO, "workflow", "scripts")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)  # the package from a clone without `pip install -e .`; wfconfig
 
 validate(config, schema="../schemas/config.schema.yaml")
 
-REPO = os.path.abspath(workflow.basedir)
-sys.path.insert(0, os.path.join(REPO, "workflow", "scripts"))
-import wflib  # noqa: E402
+import wfconfig  # noqa: E402
 
-SCALE = config["scale"]
+try:
+    PLAN = wfconfig.check(config)
+except wfconfig.ConfigError as e:
+    raise WorkflowError(f"config {e}") from None
+
+SCALE = PLAN.scale
 SCALE_NAME = SCALE["name"]
-RUNS = config["runs_dir"]
-RESULTS = config["results_dir"]
-FIGURES = config["figures_dir"]
-EXPERIMENTS = config["experiments"]
-TABLES = [e for e, v in EXPERIMENTS.items() if v["kind"] == "table"]
-FIGS = [e for e, v in EXPERIMENTS.items() if v["kind"] == "figure"]
+VARIANT = PLAN.variant
+LAYOUT = PLAN.layout
+EXPERIMENTS = PLAN.experiments
+TABLES = [e for e, x in EXPERIMENTS.items() if x.kind == "table"]
+FIGS = [e for e, x in EXPERIMENTS.items() if x.kind == "figure"]
+PUBLISHED_CSVS = PLAN.published_csvs()
 
 
 wildcard_constraints:
-    scale=re.escape(SCALE_NAME),
-    dataset="cifar10|cifar100|imagenet",
+    scale=SCALE_NAME.replace(".", r"\."),
+    dataset="|".join(sorted(SCALE["datasets"])),
     model=r"[A-Za-z0-9][A-Za-z0-9._+-]*",
+    variant=VARIANT,
     seed=r"\d+",
-    experiment=r"(table|figure)[A-Za-z0-9_]+",
-
-
-def metrics_path(model, dataset, seed):
-    return f"{wflib.run_dir(config, model, dataset, seed)}/metrics.json"
-
-
-def experiment_metrics(experiments=None):
-    """metrics.json of every (model, dataset, seed) the experiments need, each once."""
-    return [metrics_path(m, d, s) for m, d, s in wflib.run_matrix(config, experiments)]
-
-
-def experiment_datasets(experiments=None):
-    return [d for _, d, _ in wflib.run_matrix(config, experiments)]
 
 
 def all_targets():
-    t = [f"{RESULTS}/runs.csv"]
+    """Every result, and every run record: a deleted metrics.json is then a missing target, so a
+    plain `snakemake` retrains that run (and remakes what depends on it).  Were the records only
+    inputs of gather, Snakemake would see gather's output up to date and do nothing."""
+    t = [LAYOUT.runs_csv, *PLAN.experiment_metrics()]
     for e in TABLES:
-        t += [f"{RESULTS}/tables/{e}.{x}" for x in ("csv", "md", "tex")]
+        t += [LAYOUT.table(e, x) for x in ("csv", "md", "tex")]
     for e in FIGS:
-        t += [f"{FIGURES}/{e}.{x}" for x in ("png", "pdf")]
-    return t
+        t += [LAYOUT.figure(e, x) for x in ("png", "pdf")]
+    return t + [LAYOUT.claims("csv"), LAYOUT.claims("md"), LAYOUT.curves_dir]
 
 
-# ---- training command ---------------------------------------------------------------
+def results_cmd(args):
+    """Shell command: `python -m xnet.results ARGS` (the analysis, torch-free), its output in the
+    rule's log; on failure the log's last lines (the one-line `xnet: error: ...`) reach the console."""
+    repo = shlex.quote(REPO).replace("{", "{{").replace("}", "}}")
+    return (
+        f"PYTHONPATH={repo}${{{{PYTHONPATH:+:$PYTHONPATH}}}} python -m xnet.results {args}"
+        " > {log:q} 2>&1 || (tail -n 3 {log:q} >&2; exit 1)"
+    )
+
+
 def train_resources(wildcards):
-    res = {"gpu": 0, "mem_mb": 2000, "runtime": 60, "cpus_per_task": config["train"]["threads"]}
-    res.update(config["train"]["resources"].get(wildcards.dataset, {}))
-    res.update(config["train"]["model_resources"].get(wildcards.model, {}))
-    return res
+    return PLAN.resources(wildcards.dataset, wildcards.model)
 
 
 def train_args(wildcards):
-    """`xnet train` arguments beyond --model/--dataset/--seed/--out (scale-dependent)."""
-    a = ["--dataset", SCALE["datasets"][wildcards.dataset]]
-    for key, flag in (("epochs", "--epochs"), ("batch_size", "--batch-size"),
-                      ("device", "--device"), ("limit_train_batches", "--limit-train-batches"),
-                      ("limit_val_batches", "--limit-val-batches")):
-        if SCALE.get(key) is not None:
-            a += [flag, str(SCALE[key])]
-    data_dir = (SCALE.get("data_dirs") or {}).get(wildcards.dataset)
-    if data_dir:
-        a += ["--data-dir", data_dir]
-    for kv in SCALE.get("set") or []:
-        a += ["--set", kv]
-    s = " ".join(shlex.quote(x) for x in a)
-    extra = config["train"].get("extra_args", "")
-    return f"{s} {extra}".strip()
+    return PLAN.train_args(wildcards.dataset)

@@ -1,30 +1,28 @@
-# metrics.json -> tidy tables of runs.
+# Run records (metrics.json) -> runs tables, one row per run (xnet.results.gather).
 
 
 rule gather:
     input:
-        metrics=experiment_metrics(),
+        metrics=PLAN.experiment_metrics(),
     output:
-        f"{RESULTS}/runs.csv",
-    params:
-        scale=SCALE_NAME,
-        datasets=experiment_datasets(),
+        LAYOUT.runs_csv,
+    log:
+        LAYOUT.log("gather"),
     conda:
         "../envs/analysis.yaml"
-    script:
-        "../scripts/gather.py"
+    shell:
+        results_cmd("gather {input.metrics:q} -o {output:q}")
 
 
+# the runs of one table / figure only: `snakemake results/tables/table4.md` trains Table 4's runs only
 rule gather_experiment:
     input:
-        metrics=lambda wc: experiment_metrics([wc.experiment]),
+        metrics=lambda wc: PLAN.experiment_metrics(wc.experiment),
     output:
-        f"{RESULTS}/runs/{{experiment}}.csv",
-    params:
-        scale=SCALE_NAME,
-        datasets=lambda wc: experiment_datasets([wc.experiment]),
-        experiment=lambda wc: EXPERIMENTS[wc.experiment],
+        LAYOUT.experiment_runs("{experiment}"),
+    log:
+        LAYOUT.log("gather_{experiment}"),
     conda:
         "../envs/analysis.yaml"
-    script:
-        "../scripts/gather.py"
+    shell:
+        results_cmd("gather {input.metrics:q} -o {output:q}")

@@ -1,27 +1,28 @@
-# One training job per (model, dataset, seed).  The rule's only output is metrics.json,
-# written by the trainer when the run is finished; the checkpoint lives beside it in the
-# same run directory.  Snakemake only ever deletes declared outputs, so a failed or killed
-# job leaves its checkpoint, and the next `snakemake` call restarts `xnet train` on the
-# same --out dir, which resumes from it.
+# One training job per run: (model, dataset, seed) of the selected experiments, at the
+# configuration's scale and variant; the directory is xnet.results.paths.RUN_DIR.  The rule's
+# only output is metrics.json, written by the trainer when the run is finished; the checkpoint
+# lives beside it.  Snakemake only ever deletes declared outputs, so a failed or killed job
+# leaves its checkpoint, and the next `snakemake` call restarts `xnet train` on the same --out
+# dir, which resumes from it.
 
 
 rule train:
     output:
-        metrics=f"{RUNS}/{{scale}}/{{dataset}}/{{model}}/seed{{seed}}/metrics.json",
+        metrics=LAYOUT.metrics("{scale}", "{dataset}", "{model}", "{variant}", "{seed}"),
     log:
-        f"{RUNS}/{{scale}}/{{dataset}}/{{model}}/seed{{seed}}/snakemake_train.log",
-    params:
-        outdir=lambda wc, output: os.path.dirname(output.metrics),
-        args=train_args,
-        repo=REPO,
+        LAYOUT.train_log("{scale}", "{dataset}", "{model}", "{variant}", "{seed}"),
+    conda:
+        "../envs/xnet.yaml"
     threads: lambda wc: train_resources(wc)["cpus_per_task"]
     resources:
         gpu=lambda wc: train_resources(wc)["gpu"],
         mem_mb=lambda wc: train_resources(wc)["mem_mb"],
         runtime=lambda wc: train_resources(wc)["runtime"],
         cpus_per_task=lambda wc: train_resources(wc)["cpus_per_task"],
-    conda:
-        "../envs/xnet.yaml"
+    params:
+        outdir=lambda wc, output: os.path.dirname(output.metrics),
+        args=train_args,
+        repo=REPO,
     # gpu > 1: one process per GPU via torchrun (single node); otherwise plain python.
     shell:
         "export OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads}"

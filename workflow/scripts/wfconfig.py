@@ -1,0 +1,156 @@
+"""The workflow's configuration checked against the package, and what the rules derive from it.
+
+Imported by ``workflow/rules/common.smk`` when Snakemake parses the Snakefile (after the JSON
+Schema ``workflow/schemas/config.schema.yaml`` checked the shape).  Every value that the package
+decides is asked of the package: model names (:func:`xnet.models.resolve`), the variant, datasets
+(:mod:`xnet.datasets`), the trainer's options and ``--set`` pairs
+(:func:`xnet.training.config.train_args`, :func:`~xnet.training.config.check_set_pairs`) and the
+published files (:func:`xnet.results.published.path`).  A configuration that cannot run stops
+``snakemake -n`` with one line naming the key (:class:`ConfigError`), not a job that fails hours
+later.  No Snakemake import: the tests call :func:`check` directly.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+from xnet.errors import UserError, one_line
+from xnet.results import experiments as xexp
+from xnet.results.paths import Layout
+
+# scale keys that are `xnet train` options of the same name (xnet.training.config.TrainConfig)
+SCALE_OPTIONS = ("epochs", "batch_size", "device", "limit_train_batches", "limit_val_batches", "set")
+
+
+class ConfigError(ValueError):
+    """A configuration value the package refuses; the message starts with the config key."""
+
+
+def _fail(key: str, message: str):
+    message = one_line(message).rstrip(":; ")
+    message = re.sub(r"^train option '([^']*)': (?:\1: )?", "", message)  # the key says which option
+    raise ConfigError(message if message.startswith(key) else f"{key}: {message}")
+
+
+def _ask(key: str, check, *args, **kwargs):
+    """``check(*args, **kwargs)``; its ValueError / UserError becomes a ConfigError naming ``key``."""
+    try:
+        return check(*args, **kwargs)
+    except (ValueError, UserError) as e:
+        _fail(key, str(e))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a checked configuration asks for."""
+
+    config: dict
+    experiments: dict  # name -> xnet.results.experiments.Experiment (the selected part)
+    runs: list  # xnet.results.experiments.Run, each once
+    layout: Layout
+
+    @property
+    def scale(self) -> dict:
+        return self.config["scale"]
+
+    @property
+    def variant(self) -> str:
+        return self.config["variant"]
+
+    def published_csv(self, name: str) -> str:
+        """The published CSV of experiment ``name`` (or the published file ``name``): a declared rule input."""
+        from xnet.results import published
+
+        return str(published.path(self.experiments[name].published if name in self.experiments else name))
+
+    @staticmethod
+    def published_csvs() -> list[str]:
+        """Every published CSV (the claims compare with all of them)."""
+        from xnet.results import published
+
+        return [str(published.path(f)) for f in published.files()]
+
+    def metrics(self, run) -> str:
+        return self.layout.metrics(self.scale["name"], run.dataset, run.model, self.variant, run.seed)
+
+    def experiment_metrics(self, name: str | None = None) -> list[str]:
+        """metrics.json of every run experiment ``name`` (default: all selected) needs, each once."""
+        runs = self.runs if name is None else xexp.run_matrix([self.experiments[name]])
+        return [self.metrics(r) for r in runs]
+
+    def selection_args(self, name: str) -> str:
+        """``--rows ... --seeds ...`` of ``python -m xnet.results table|figure`` for the selected part
+        of experiment ``name`` (empty when all of it is selected)."""
+        sel, full = self.experiments[name], xexp.experiment(name)
+        a = []
+        if sel.rows != full.rows:
+            a += ["--rows", *sel.labels]
+        if sel.seeds != full.seeds:
+            a += ["--seeds", *map(str, sel.seeds)]
+        return " ".join(shlex.quote(x) for x in a)
+
+    def resources(self, dataset: str, model: str) -> dict:
+        """``train.resources.default``, then the dataset's entry, then ``train.model_resources``."""
+        res, train = self.config["train"]["resources"], self.config["train"]
+        return {**res["default"], **res.get(dataset, {}), **train.get("model_resources", {}).get(model, {})}
+
+    def train_options(self, dataset: str) -> dict:
+        """The ``xnet train`` options (TrainConfig field names) of a run on ``dataset`` but its model,
+        seed and run directory."""
+        scale = self.scale
+        opts = {k: scale.get(k) for k in SCALE_OPTIONS}
+        opts.update(
+            dataset=scale["datasets"][dataset],
+            data_dir=(scale.get("data_dirs") or {}).get(dataset),
+            variant=self.variant,
+        )
+        opts.update(self.config["train"].get("options") or {})
+        return opts
+
+    def train_args(self, dataset: str) -> str:
+        """``xnet train`` arguments beyond --model / --seed / --out, shell-quoted (built by the package)."""
+        from xnet.training.config import train_args
+
+        return " ".join(shlex.quote(x) for x in train_args(self.train_options(dataset)))
+
+
+def check(config: dict) -> Plan:
+    """Check ``config`` (already schema-validated, defaults filled) against the package."""
+    from xnet import datasets, models
+    from xnet.results import published
+    from xnet.training.config import check_set_pairs, train_args
+
+    experiments = _ask("experiments", xexp.select, config["experiments"])
+    plan = Plan(
+        config,
+        experiments,
+        xexp.run_matrix(experiments),
+        Layout(config["runs_dir"], config["results_dir"], config["figures_dir"]),
+    )
+    scale = config["scale"]
+    _ask("variant", train_args, {"variant": plan.variant})
+    for key in SCALE_OPTIONS:
+        _ask(f"scale.{key}", train_args, {key: scale.get(key)})
+    for key, value in (config["train"].get("options") or {}).items():
+        _ask(f"train.options.{key}", train_args, {key: value})
+    for ds in sorted({r.dataset for r in plan.runs}):
+        if ds not in scale["datasets"]:
+            _fail("scale.datasets", f"no dataset given for {ds} (the selected experiments need it)")
+        info = _ask(f"scale.datasets.{ds}", datasets.dataset_info, scale["datasets"][ds])
+        if info.stands_for != ds:
+            _fail(f"scale.datasets.{ds}", f"{info.name!r} stands for {info.stands_for}, not {ds}")
+        _ask(f"scale.data_dirs.{ds}", train_args, {"data_dir": (scale.get("data_dirs") or {}).get(ds)})
+    for seed in sorted({r.seed for r in plan.runs}):
+        _ask("experiments (seeds)", train_args, {"seed": seed})
+    families = set()
+    for run in plan.runs:
+        families.add(_ask(f"experiments ({run.model})", models.resolve, run.model, variant=plan.variant).family)
+    for model in config["train"].get("model_resources", {}):
+        _ask(f"train.model_resources.{model}", models.resolve, model, variant=plan.variant)
+    for family in sorted(families):
+        _ask("scale.set", check_set_pairs, scale.get("set") or [], family)
+    for name, exp in experiments.items():
+        _ask(f"experiments ({name})", published.path, exp.published)
+    return plan

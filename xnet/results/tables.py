@@ -1,0 +1,208 @@
+"""Tables 1-5: the published numbers beside the reruns, the counts of the trained network, a verdict (torch-free).
+
+API:
+
+- ``build_table(experiment, runs, variant=None) -> DataFrame``: one row per row of ``experiment``
+  (an :class:`~xnet.results.experiments.Experiment`, or its name), from ``runs`` (the runs table of
+  :func:`xnet.results.gather.gather`; its other runs are ignored), plus the published-only rows of
+  other methods (Tables 2, 3: pruning).  Columns (accuracies in percent):
+
+  ``label, model, dataset, train_dataset, seeds`` (the experiment's), ``n`` (runs found),
+  ``at_paper_scale``; ``published_acc`` (+ ``published_std, published_runs, published_max,
+  published_min, published_range`` where printed); ``rerun_best_acc, rerun_best_std`` (best epoch,
+  mean and std over seeds: what is compared), ``rerun_acc, rerun_std`` (final epoch),
+  ``rerun_max, rerun_min, rerun_range`` (best epoch, over seeds), ``diff`` (rerun best mean -
+  published); ``params_M, macs_M`` (counted on the network that was trained, from the run records)
+  beside ``published_params_M, published_macs_M`` (the published count converted from its printed
+  unit: :data:`xnet.results.published.UNITS`) and ``published_count`` (as printed, unit, source);
+  ``verdict, test, p_value`` (:mod:`xnet.results.verdicts`).
+
+- ``write_table(table, title, csv, md, tex, scale_text, variant)``: the CSV (with ``scale``,
+  ``variant`` and ``criterion`` columns), Markdown and LaTeX (scale, variant and criterion printed).
+- ``make_table(experiment, runs, out_prefix, scale=None, variant=None) -> DataFrame``: build and
+  write ``out_prefix.{csv,md,tex}``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import pandas as pd
+
+from ..errors import UserError
+from . import published as pub
+from .gather import choose_variant, experiment_runs
+from .verdicts import CRITERION, NOT_RUN, judge, summary
+from .writers import fmt, variant_text, write_csv, write_md, write_tex
+from .writers import scale_text as _scale_text
+
+NOTE = (
+    "best = best-epoch accuracy (compared with the published number, which the authors' logs print as "
+    "the best epoch); final = last-epoch accuracy; mean ± std over seeds; diff = best mean - published. "
+    "Counts are those of the network each run trained (from its run record) beside the published count "
+    "converted from its printed unit (Table 1: FLOPs = 2 x MACs; CIFAR and MobileNet FLOPs = MACs), counted at the "
+    "input size the run trained on (synthetic-imagenet: 64x64, 100 classes)."
+)
+
+
+def _experiment(experiment):
+    """An ``Experiment`` from itself, its name, or its ``to_dict()`` (what a Snakemake rule passes as a param)."""
+    if isinstance(experiment, Mapping):
+        from .experiments import Experiment, Row
+
+        d = dict(experiment)
+        d["rows"] = tuple(Row(**r) if isinstance(r, Mapping) else r for r in d["rows"])
+        d["seeds"] = tuple(d["seeds"])
+        return Experiment(**d)
+    if isinstance(experiment, str):
+        from .experiments import experiment as get
+
+        try:
+            return get(experiment)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    return experiment
+
+
+def _mean(s: pd.Series) -> float:
+    s = pd.to_numeric(s, errors="coerce").dropna()
+    return float(s.mean()) if len(s) else math.nan
+
+
+def build_table(experiment, runs: pd.DataFrame, variant: str | None = None) -> pd.DataFrame:
+    """The comparison table of one experiment (see the module docstring)."""
+    exp = _experiment(experiment)
+    variant = choose_variant(runs, variant)
+    runs_exp = experiment_runs(runs, exp, variant)
+    rows = []
+    for row in exp.rows:
+        try:
+            p = pub.lookup(exp, row)
+        except ValueError as e:
+            raise UserError(f"{exp.name}: {e}") from None
+        sel = runs_exp[runs_exp["label"] == row.label]
+        sel = sel[sel["dataset"] == row.dataset]
+        n, best, best_std = summary(sel["best_top1_acc"].astype(float))
+        _, final, final_std = summary(sel["top1_acc"].astype(float))
+        paper_scale = bool(len(sel)) and bool(sel["at_paper_scale"].astype(bool).all())
+        v = judge(sel["best_top1_acc"].astype(float).tolist(), p.acc, p.std, p.runs, paper_scale)
+        out = {
+            "label": row.label,
+            "model": row.model,
+            "dataset": row.dataset,
+            "train_dataset": ",".join(sorted(set(sel["train_dataset"].astype(str)))),
+            "seeds": len(exp.seeds),
+            "n": n,
+            "at_paper_scale": paper_scale if n else None,
+            "published_acc": p.acc,
+        }
+        for name in ("std", "runs", "max", "min", "range"):
+            if getattr(p, name) is not None:
+                out[f"published_{name}"] = getattr(p, name)
+        best_vals = sel["best_top1_acc"].astype(float)
+        out.update(
+            rerun_best_acc=best,
+            rerun_best_std=best_std,
+            rerun_acc=final,
+            rerun_std=final_std,
+            rerun_max=float(best_vals.max()) if n else math.nan,
+            rerun_min=float(best_vals.min()) if n else math.nan,
+            rerun_range=float(best_vals.max() - best_vals.min()) if n else math.nan,
+            diff=best - p.acc,
+        )
+        out["params_M"] = _mean(sel["params"]) / 1e6
+        out["macs_M"] = _mean(sel["macs"]) / 1e6
+        texts = []
+        for q in ("params", "macs"):
+            c = pub.count_of(row.model, q)
+            out[f"published_{q}_M"] = c[0] / 1e6 if c else math.nan
+            if c:
+                texts.append(c[1])
+        out["published_count"] = "; ".join(texts)
+        out.update(verdict=v.verdict, test=v.test, p_value=v.p_value if v.p_value is not None else math.nan)
+        rows.append(out)
+    for _, r in pub.context_rows(exp.published).iterrows():
+        rows.append(
+            {
+                "label": r["method"],
+                "model": "(other method, published only)",
+                "dataset": exp.dataset,
+                "train_dataset": "",
+                "seeds": 0,
+                "n": 0,
+                "at_paper_scale": None,
+                "published_acc": float(r["top1_acc"]),
+                "published_params_M": pub.from_unit(exp.published, "params_M", float(r["params_M"])) / 1e6,
+                "published_count": f"{float(r['params_M']):g} M params, {r['reference']}",
+                "verdict": NOT_RUN,
+                "test": "",
+            }
+        )
+    df = pd.DataFrame(rows)
+    order = [c for c in df.columns if c not in ("verdict", "test", "p_value")] + ["verdict", "test", "p_value"]
+    return df[order]
+
+
+def display(table: pd.DataFrame) -> pd.DataFrame:
+    """The human-readable table (mean ± std in one cell, counts as 'counted (published)')."""
+    d = pd.DataFrame()
+    d["row"] = table["label"]
+    d["model"] = table["model"]
+    d["data"] = [
+        f"{a} ({b})" if isinstance(b, str) and b and b != a else a
+        for a, b in zip(table["dataset"], table["train_dataset"])
+    ]
+    pubcol = table["published_acc"].map(fmt)
+    if "published_std" in table and "published_range" not in table:  # Table 5's std is derived: show its range
+        pubcol = [f"{a} ± {fmt(s)}" if s == s else a for a, s in zip(pubcol, table["published_std"])]
+    d["published"] = pubcol
+    if "published_max" in table:
+        d["published max / min"] = [
+            f"{fmt(a)} / {fmt(b)}" for a, b in zip(table["published_max"], table["published_min"])
+        ]
+        d["rerun max / min"] = [f"{fmt(a)} / {fmt(b)}" for a, b in zip(table["rerun_max"], table["rerun_min"])]
+    if "published_range" in table:
+        d["published range"] = table["published_range"].map(fmt)
+        d["rerun range"] = table["rerun_range"].map(fmt)
+
+    def ms(m, s):
+        return f"{fmt(m)} ± {fmt(s)}" if s == s else fmt(m)
+
+    d["rerun best"] = [ms(m, s) for m, s in zip(table["rerun_best_acc"], table["rerun_best_std"])]
+    d["rerun final"] = [ms(m, s) for m, s in zip(table["rerun_acc"], table["rerun_std"])]
+    d["seeds"] = [f"{n}/{s}" if s else "-" for n, s in zip(table["n"], table["seeds"])]
+    d["diff"] = table["diff"].map(lambda v: "-" if v != v else f"{v:+.2f}")
+    d["verdict"] = table["verdict"]
+    d["params M (published)"] = [
+        f"{fmt(a, 3)} ({fmt(b, 3)})" for a, b in zip(table["params_M"], table["published_params_M"])
+    ]
+    d["MACs M (published)"] = [f"{fmt(a, 1)} ({fmt(b, 1)})" for a, b in zip(table["macs_M"], table["published_macs_M"])]
+    return d
+
+
+def write_table(table: pd.DataFrame, title: str, csv, md, tex, scale_text: str, variant: str | None) -> None:
+    """CSV (scale, variant, criterion as columns), Markdown and LaTeX (scale, variant, criterion printed)."""
+    write_csv(table, csv, scale_text, variant, CRITERION)
+    lines = [scale_text, f"Variant: {variant_text(variant)}"]
+    disp = display(table)
+    write_md(disp, md, title, lines, [NOTE, CRITERION])
+    write_tex(disp, tex, title, lines, [NOTE, CRITERION])
+
+
+def make_table(experiment, runs: pd.DataFrame, out_prefix, scale=None, variant: str | None = None) -> pd.DataFrame:
+    """Build one experiment's table and write ``out_prefix.{csv,md,tex}``."""
+    exp = _experiment(experiment)
+    variant = choose_variant(runs, variant)
+    table = build_table(exp, runs, variant)
+    used = experiment_runs(runs, exp, variant)
+    write_table(
+        table,
+        exp.title,
+        f"{out_prefix}.csv",
+        f"{out_prefix}.md",
+        f"{out_prefix}.tex",
+        _scale_text(used, scale),
+        variant,
+    )
+    return table
