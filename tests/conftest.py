@@ -88,3 +88,26 @@ def write_fake_imagefolder(root, classes=("n01", "n02", "n03"), per_class=(3, 2)
                 arr = rng.integers(0, 256, (40 + 7 * i, 50, 3), dtype=np.uint8)
                 Image.fromarray(arr).save(root / split / c / f"{c}_{i}.{'JPEG' if i % 2 else 'png'}")
     return root
+
+
+# ---- a tiny training run (shared by test_train and faults/test_training) ----
+TINY_ARGS = {"depth": 10, "growth": 8, "conv": "x", "compression": 2}
+
+
+def tiny_train_config(out, **overrides):
+    """``TrainConfig`` of a tiny X-DenseNet-BC on synthetic CIFAR-10 in ``out`` (seconds on a CPU)."""
+    from xnet.training.config import TrainConfig
+
+    base = dict(
+        model="densenet_bc_cifar",
+        model_args=dict(TINY_ARGS),
+        dataset="synthetic-cifar10",
+        out=str(out),
+        seed=1,
+        epochs=3,
+        batch_size=32,
+        train_size=96,
+        val_size=32,
+        progress=False,
+    )
+    return TrainConfig(**{**base, **overrides})

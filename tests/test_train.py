@@ -14,11 +14,12 @@ import torch
 
 from xnet import cli
 from xnet.evaluate import evaluate_checkpoint
-from xnet.train import TrainConfig, load_checkpoint, train
+from xnet.train import load_checkpoint, train
+
+from conftest import TINY_ARGS, tiny_train_config
 
 ROOT = Path(__file__).resolve().parents[1]
 # a tiny X-DenseNet-BC (depth 10, growth 8, compression 2): ~5k parameters
-TINY_ARGS = {"depth": 10, "growth": 8, "conv": "x", "compression": 2}
 TINY_CLI = ["--model", "densenet_bc_cifar"] + [a for k, v in TINY_ARGS.items() for a in ("--model-arg", f"{k}={v}")]
 VOLATILE = {"wall_time_s", "time_s", "versions", "device_info"}
 
@@ -186,19 +187,7 @@ def test_evaluate_checkpoint(finished_run, capsys):
 
 
 def _cfg(out, **kw):
-    base = dict(
-        model="densenet_bc_cifar",
-        model_args=dict(TINY_ARGS),
-        dataset="synthetic-cifar10",
-        out=str(out),
-        seed=1,
-        epochs=3,
-        batch_size=32,
-        train_size=96,
-        val_size=32,
-        progress=False,
-    )
-    return TrainConfig(**{**base, **kw})
+    return tiny_train_config(out, **kw)
 
 
 def test_kill_and_resume_gives_identical_metrics(tmp_path, capsys):

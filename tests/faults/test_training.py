@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 
 from xnet import cli
 from xnet.errors import RunDiverged, UserError
-from xnet.train import TrainConfig, load_checkpoint, train
+from xnet.train import load_checkpoint, train
 from xnet.training.rundir import LOCK, RunLock
+
+from conftest import tiny_train_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
@@ -36,7 +38,6 @@ TINY = [
     "--model-arg",
     "compression=2",
 ]
-TINY_ARGS = {"depth": 10, "growth": 8, "conv": "x", "compression": 2}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -78,19 +79,7 @@ def error(args, capsys, started=False) -> str:
 
 
 def cfg(out, **kw):
-    base = dict(
-        model="densenet_bc_cifar",
-        model_args=dict(TINY_ARGS),
-        dataset="synthetic-cifar10",
-        out=str(out),
-        seed=1,
-        epochs=3,
-        batch_size=16,
-        train_size=32,
-        val_size=16,
-        progress=False,
-    )
-    return TrainConfig(**{**base, **kw})
+    return tiny_train_config(out, **{"batch_size": 16, "train_size": 32, "val_size": 16, **kw})
 
 
 # ---- 1. divergence ------------------------------------------------------------------------------

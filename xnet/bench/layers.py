@@ -38,6 +38,19 @@ def _ratio(t, ref, i):
     return t[i] / ref[i] if ref is not None else float("nan")
 
 
+def _timing(t, t_dense, t_g) -> dict:
+    """Row fields of one measured ``(train s, infer s, peak MB)``: times in ms and ratios to dense and G-Conv."""
+    return dict(
+        train_ms=t[0] * 1e3,
+        infer_ms=t[1] * 1e3,
+        peak_mb=t[2],
+        train_vs_dense=_ratio(t, t_dense, 0),
+        train_vs_g=_ratio(t, t_g, 0),
+        infer_vs_dense=_ratio(t, t_dense, 1),
+        infer_vs_g=_ratio(t, t_g, 1),
+    )
+
+
 def _fmt_mb(v):
     return "" if v is None else f"{v:.0f}"
 
@@ -133,15 +146,7 @@ def bench_layers(
                 )
                 if label in times:
                     t = times[label]
-                    row.update(
-                        train_ms=t[0] * 1e3,
-                        infer_ms=t[1] * 1e3,
-                        peak_mb=t[2],
-                        train_vs_dense=_ratio(t, t_dense, 0),
-                        train_vs_g=_ratio(t, t_g, 0),
-                        infer_vs_dense=_ratio(t, t_dense, 1),
-                        infer_vs_g=_ratio(t, t_g, 1),
-                    )
+                    row.update(_timing(t, t_dense, t_g))
                     print(
                         f"| {device.type} | {k}x{k} | {c:>2} | {d:>3} | {graph:<8} | {shown:<20} | "
                         f"{row['train_ms']:>8.1f} | {row['train_vs_dense']:>5.2f} | {row['train_vs_g']:>5.2f} | "
@@ -264,17 +269,7 @@ def bench_models(device, cases, repeats, slow_s, dtype=None, channels_last=False
             )
             if label in times:
                 t, counts = times[label], profile(models[label], size)
-                row.update(
-                    params=counts["params"],
-                    macs=counts["macs"],
-                    train_ms=t[0] * 1e3,
-                    infer_ms=t[1] * 1e3,
-                    peak_mb=t[2],
-                    train_vs_dense=_ratio(t, t_dense, 0),
-                    train_vs_g=_ratio(t, t_g, 0),
-                    infer_vs_dense=_ratio(t, t_dense, 1),
-                    infer_vs_g=_ratio(t, t_g, 1),
-                )
+                row.update(params=counts["params"], macs=counts["macs"], **_timing(t, t_dense, t_g))
                 print(
                     f"| {device.type} | {title} | {label} | {row['params'] / 1e6:.3f} | {row['macs'] / 1e6:.1f} | "
                     f"{row['train_ms']:.1f} | {row['train_vs_dense']:.2f} | {row['train_vs_g']:.2f} | "
