@@ -209,6 +209,99 @@ def ensure_cifar(root: str | os.PathLike, name: str, download: bool) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Fashion-MNIST (the four IDX files, gzipped or not; Debian's dataset-fashion-mnist lays them flat)
+# --------------------------------------------------------------------------------------------
+FASHION_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "val": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),  # the official 10,000 test images
+}
+FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
+FASHION_DOWNLOAD_DIR = Path("data/fashion-mnist")  # torchvision downloads here without --data-dir
+
+
+def fashion_dir(data_dir=None) -> Path:
+    """Where Fashion-MNIST is read from: ``data_dir`` if given, else Debian's package directory if it
+    is installed, else ``data/fashion-mnist`` (downloaded there by torchvision on first use)."""
+    if data_dir is not None:
+        return Path(data_dir)
+    return FASHION_DEBIAN_DIR if FASHION_DEBIAN_DIR.is_dir() else FASHION_DOWNLOAD_DIR
+
+
+def _find_idx(root: Path, stem: str) -> Path | None:
+    """``stem`` or ``stem.gz`` in ``root`` or in torchvision's ``root/FashionMNIST/raw``."""
+    for folder in (root, root / "FashionMNIST" / "raw"):
+        for name in (f"{stem}.gz", stem):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def read_idx(path: str | os.PathLike, ndim: int) -> torch.Tensor:
+    """A uint8 IDX file (gzipped or not) with ``ndim`` dimensions, as a tensor; one-line error if corrupt."""
+    import gzip
+
+    path = Path(path)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as e:
+        raise UserError(f"fashion-mnist: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    if len(raw) < 4 + 4 * ndim or raw[:2] != b"\0\0" or raw[2] != 0x08 or raw[3] != ndim:
+        raise UserError(f"fashion-mnist: {path} is not a uint8 IDX file with {ndim} dimension(s)")
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    start, size = 4 + 4 * ndim, math.prod(dims)
+    if len(raw) - start != size:
+        raise UserError(
+            f"fashion-mnist: {path} is truncated or corrupt ({len(raw) - start} bytes of data, its header says {size})"
+        )
+    return torch.frombuffer(bytearray(raw[start:]), dtype=torch.uint8).reshape(dims)
+
+
+def ensure_fashion(root: Path, download: bool) -> None:
+    """Download Fashion-MNIST with torchvision into ``root`` if its files are not there."""
+    missing = [s for pair in FASHION_FILES.values() for s in pair if _find_idx(root, s) is None]
+    if not missing:
+        return
+    if not download:
+        raise UserError(f"fashion-mnist: missing file {missing[0]}[.gz] in {root} (drop --no-download to download it)")
+    import torchvision
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        torchvision.datasets.FashionMNIST(str(root), train=True, download=True)
+        torchvision.datasets.FashionMNIST(str(root), train=False, download=True)
+    except Exception as e:
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(
+            f"fashion-mnist: missing file {missing[0]}[.gz] in {root} and the download failed: {why} "
+            "(on Debian: apt-get install dataset-fashion-mnist)"
+        ) from None
+
+
+def read_fashion(root: str | os.PathLike, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST split ``split`` ("train": 60,000, "val": the 10,000 test images) from the IDX files
+    under ``root``, as uint8 ``(N, 3, 32, 32)`` images (zero-padded by 2, the grey channel repeated on 3
+    channels, a view) and labels."""
+    root = Path(root)
+    paths = []
+    for stem in FASHION_FILES[split]:
+        p = _find_idx(root, stem)
+        if p is None:
+            raise UserError(f"fashion-mnist: missing file {stem}[.gz] in {root}")
+        paths.append(p)
+    images, labels = read_idx(paths[0], 3), read_idx(paths[1], 1).long()
+    if len(images) != len(labels):
+        raise UserError(f"fashion-mnist: {paths[0]} has {len(images)} images but {paths[1]} has {len(labels)} labels")
+    if images.shape[1:] != (28, 28):
+        raise UserError(f"fashion-mnist: {paths[0]} holds {tuple(images.shape[1:])} images, expected 28x28")
+    if len(labels) and int(labels.max()) > 9:
+        raise UserError(f"fashion-mnist: {paths[1]} has label {int(labels.max())}, expected 0..9")
+    padded = F.pad(images, (2, 2, 2, 2))[:, None]  # (N, 1, 32, 32)
+    return padded.expand(-1, 3, -1, -1), labels
+
+
+# --------------------------------------------------------------------------------------------
 # ImageFolder (ImageNet)
 # --------------------------------------------------------------------------------------------
 class SeededTransformDataset(Dataset):
@@ -279,6 +372,13 @@ def check_data(name: str, data_dir, download: bool = True) -> DatasetInfo:
                 f"{name}: not found in data directory {data_dir} (expected "
                 f"{_CIFAR_FILES[name][0]}/; drop --no-download to download it)"
             )
+    if name == "fashion-mnist" and not download:
+        root = fashion_dir(data_dir)
+        for stem in (s for pair in FASHION_FILES.values() for s in pair):
+            if _find_idx(root, stem) is None:
+                raise UserError(
+                    f"fashion-mnist: missing file {stem}[.gz] in {root} (drop --no-download to download it)"
+                )
     return info
 
 
@@ -322,6 +422,13 @@ def build_datasets(
     if name.startswith("synthetic-"):
         ti, tl = synthetic_tensors(name, "train", train_size or info.train_size)
         vi, vl = synthetic_tensors(name, "val", val_size or info.val_size)
+    elif name == "fashion-mnist":
+        root = fashion_dir(data_dir)
+        ensure_fashion(root, download)
+        ti, tl = read_fashion(root, "train")
+        vi, vl = read_fashion(root, "val")
+        ti, tl = ti[:train_size], tl[:train_size]
+        vi, vl = vi[:val_size], vl[:val_size]
     else:
         ensure_cifar(data_dir, name, download)
         ti, tl = read_cifar(data_dir, name, "train")

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from . import data as xdata
+from . import datasets as xdatasets
 from .errors import RecordError, RunDiverged, UserError, one_line
 from .nn import check_state_dict
 from .recipes import Recipe, resolve_recipe
@@ -325,6 +326,15 @@ def _device(cfg: TrainConfig, d: Dist) -> torch.device:
     return torch.device("cpu")
 
 
+def _peak_memory_mb(device: torch.device) -> float:
+    """Peak memory of this process so far: CUDA, the most allocated on the device; CPU, the max RSS."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def _dtype_name(device: torch.device) -> str:
     return str(amp_dtype(device.type)).replace("torch.", "")
 
@@ -430,6 +440,7 @@ def _run(
                 d,
                 cfg.progress,
             )
+            train_s = time.time() - t0
             scheduler.step()
             sync_buffers(model, d)
             bad = nonfinite_tensors(model)
@@ -468,6 +479,8 @@ def _run(
                 "train_images": tr["count"],
                 "val_images": va["count"],
                 "time_s": dt,
+                "train_s": train_s,
+                "peak_memory_mb": _peak_memory_mb(device),
             }
         )
         if d.main:
@@ -505,6 +518,7 @@ def _run(
 
     record = _record(
         cfg,
+        spec,
         facts,
         recipe,
         info,
@@ -536,6 +550,7 @@ def _run(
 
 def _record(
     cfg,
+    spec,
     facts,
     recipe,
     info,
@@ -594,4 +609,8 @@ def _record(
         versions=versions(),
         wall_time_s=train_time,
         config=identity,
+        block_size=spec.kwargs.get("block_size"),
+        stands_for=xdatasets.paper_dataset(cfg.dataset, spec.default_dataset)
+        if xdatasets.is_stand_in(cfg.dataset)
+        else None,
     )

@@ -68,4 +68,4 @@ def train_resources(wildcards):
 
 
 def train_args(wildcards):
-    return PLAN.train_args(wildcards.dataset)
+    return PLAN.train_args(wildcards.dataset, wildcards.model)

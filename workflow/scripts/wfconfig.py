@@ -22,6 +22,7 @@ from xnet.results.paths import Layout
 
 # scale keys that are `xnet train` options of the same name (xnet.training.config.TrainConfig)
 SCALE_OPTIONS = ("epochs", "batch_size", "device", "limit_train_batches", "limit_val_batches", "set")
+# scale.families.<family>: any of them for the runs of one model family (its `set` after scale.set)
 
 
 class ConfigError(ValueError):
@@ -96,11 +97,19 @@ class Plan:
         res, train = self.config["train"]["resources"], self.config["train"]
         return {**res["default"], **res.get(dataset, {}), **train.get("model_resources", {}).get(model, {})}
 
-    def train_options(self, dataset: str) -> dict:
-        """The ``xnet train`` options (TrainConfig field names) of a run on ``dataset`` but its model,
-        seed and run directory."""
+    def train_options(self, dataset: str, model: str | None = None) -> dict:
+        """The ``xnet train`` options (TrainConfig field names) of a run of ``model`` on ``dataset`` but
+        its model, seed and run directory (``scale.families.<family>``: the scale's options for the
+        model's family, its ``set`` pairs after ``scale.set``)."""
         scale = self.scale
         opts = {k: scale.get(k) for k in SCALE_OPTIONS}
+        if model is not None and scale.get("families"):
+            from xnet import models
+
+            family = models.resolve(model, variant=self.variant).family
+            own = scale["families"].get(family) or {}
+            opts.update({k: v for k, v in own.items() if k != "set"})
+            opts["set"] = [*(opts.get("set") or []), *(own.get("set") or [])]
         opts.update(
             dataset=scale["datasets"][dataset],
             data_dir=(scale.get("data_dirs") or {}).get(dataset),
@@ -109,11 +118,11 @@ class Plan:
         opts.update(self.config["train"].get("options") or {})
         return opts
 
-    def train_args(self, dataset: str) -> str:
+    def train_args(self, dataset: str, model: str | None = None) -> str:
         """``xnet train`` arguments beyond --model / --seed / --out, shell-quoted (built by the package)."""
         from xnet.training.config import train_args
 
-        return " ".join(shlex.quote(x) for x in train_args(self.train_options(dataset)))
+        return " ".join(shlex.quote(x) for x in train_args(self.train_options(dataset, model)))
 
 
 def check(config: dict) -> Plan:
@@ -139,7 +148,18 @@ def check(config: dict) -> Plan:
         if ds not in scale["datasets"]:
             _fail("scale.datasets", f"no dataset given for {ds} (the selected experiments need it)")
         info = _ask(f"scale.datasets.{ds}", datasets.dataset_info, scale["datasets"][ds])
-        if info.stands_for != ds:
+        if datasets.is_stand_in(info.name):  # a stand-in stands for the paper dataset of each model's family
+            for run in (r for r in plan.runs if r.dataset == ds):
+                own = _ask(
+                    f"experiments ({run.model})", models.resolve, run.model, variant=plan.variant
+                ).default_dataset
+                if own != ds:
+                    _fail(
+                        f"scale.datasets.{ds}",
+                        f"{info.name!r} is a stand-in for a model family's own dataset: {run.model} would stand "
+                        f"for {own}, not {ds} (deselect the {ds} rows)",
+                    )
+        elif info.stands_for != ds:
             _fail(f"scale.datasets.{ds}", f"{info.name!r} stands for {info.stands_for}, not {ds}")
         _ask(f"scale.data_dirs.{ds}", train_args, {"data_dir": (scale.get("data_dirs") or {}).get(ds)})
     for seed in sorted({r.seed for r in plan.runs}):
@@ -151,6 +171,13 @@ def check(config: dict) -> Plan:
         _ask(f"train.model_resources.{model}", models.resolve, model, variant=plan.variant)
     for family in sorted(families):
         _ask("scale.set", check_set_pairs, scale.get("set") or [], family)
+    for family, own in (scale.get("families") or {}).items():
+        if family not in models.FAMILIES:
+            _fail(f"scale.families.{family}", f"unknown model family (families: {', '.join(models.FAMILIES)})")
+        for key, value in own.items():
+            if key != "set":
+                _ask(f"scale.families.{family}.{key}", train_args, {key: value})
+        _ask(f"scale.families.{family}.set", check_set_pairs, [*(scale.get("set") or []), *own.get("set", [])], family)
     for name, exp in experiments.items():
         _ask(f"experiments ({name})", published.path, exp.published)
     return plan

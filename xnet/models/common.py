@@ -46,8 +46,11 @@ def scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
-def check_block_size(block_size, kind: str, variant: str = "paper"):
-    """``block_size`` of a model: None (the paper's channel-level graphs) or blocks of b channels."""
+def check_block_size(block_size, kind: str, variant: str = "paper", original_ok: bool = False):
+    """``block_size`` of a model: None (the paper's channel-level graphs) or blocks of b channels.
+
+    ``original_ok``: the family's ``original`` variant takes block expanders too (MobileNet: the
+    authors' network with its X-layers' graphs replaced by block expanders of the same density)."""
     if block_size is None:
         return None
     check_positive_int("block_size", block_size)
@@ -55,7 +58,7 @@ def check_block_size(block_size, kind: str, variant: str = "paper"):
         raise ValueError(
             f"block_size: only X-models (conv='x') have expander graphs to build from blocks, got conv={kind!r}"
         )
-    if variant != "paper":
+    if variant != "paper" and not original_ok:
         raise ValueError(
             "block_size: block expanders replace the paper's graph; the original variant keeps the "
             "authors' graphs (pass variant='paper')"
@@ -169,9 +172,12 @@ def init_authors(model: nn.Module, *, dense_conv: bool, batchnorm: str, linear_b
     (expandergraphlayer.py:135); X-Linear: Kaiming normal, fan-in of all inputs, std sqrt(2 / in)
     (expandergraphlayer.py:75).  ``dense_conv``: dense convolutions normal(0, sqrt(2 / (k*k*out)))
     with zero bias (the init loops of densenet_cifar.py:101-109, vggcifar.py:28-32,
-    resnet_imagenet.py:113-119); otherwise PyTorch's default, the same distribution in 0.3 and
-    today.  ``batchnorm``: "ones" (weight 1, bias 0, where the authors' loop sets it) or "uniform"
-    (weight uniform(0, 1), bias 0: PyTorch <= 1.1's default, which models without a loop got).
+    resnet_imagenet.py:113-119); otherwise PyTorch 0.3.1's default, uniform(+-1 / sqrt(in * k * k))
+    over *all* input channels, ``groups`` ignored: the same as today's default for ungrouped
+    convolutions, but sqrt(in / groups) times narrower for grouped ones (G-Conv: sqrt(C); depthwise:
+    sqrt(channels)), so grouped and depthwise convolutions are re-drawn.  ``batchnorm``: "ones"
+    (weight 1, bias 0, where the authors' loop sets it) or "uniform" (weight uniform(0, 1), bias 0:
+    PyTorch <= 1.1's default, which models without a loop got).
     ``linear_bias_zero``: dense linear biases zeroed (densenet_cifar.py:108-109).
     """
     for m in model.modules():
@@ -185,6 +191,11 @@ def init_authors(model: nn.Module, *, dense_conv: bool, batchnorm: str, linear_b
             nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Conv2d) and m.groups > 1:  # torch 0.3.1 _ConvNd.reset_parameters: groups ignored
+            bound = 1.0 / math.sqrt(m.in_channels * math.prod(m.kernel_size))
+            nn.init.uniform_(m.weight, -bound, bound)
+            if m.bias is not None:
+                nn.init.uniform_(m.bias, -bound, bound)
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             if batchnorm == "uniform":
                 nn.init.uniform_(m.weight)

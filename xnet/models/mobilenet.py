@@ -13,7 +13,17 @@ log (mobilenet_imagenet_reproduction_0.5.txt): the width multiplier spares the s
 channels, BN-ReLU), the first block (depthwise on 32, pointwise 32 -> 32) and the last pointwise
 output (512 -> 1024, classifier 1024 -> classes); the blocks use ReLU6 (mobilenet.py:51, 54).
 Its X-Conv has degree out // C with the authors' graph rule (mobilenet.py:47: every input draws
-out // C outputs, density 1/C), its G-Conv groups = C, in blocks 2-13.
+out // C outputs, density 1/C), its G-Conv groups = C, in blocks 2-13.  Grouped and depthwise
+convolutions start from PyTorch 0.3.1's default init, which ignores ``groups``
+(:func:`~xnet.models.common.init_authors`).
+
+``stem_stride=1`` keeps the stem at full resolution, as CIFAR ports of ImageNet networks do for
+32x32 inputs (four times the MACs; the default 2 is the published network).
+
+``block_size=b`` (the name suffix ``-b<b>``, e.g. ``X-MobileNet-0.5-4-b16``) builds the X-layers
+from block expanders of up to b channels at the same density 1/C (degree in // C, each output
+drawing its inputs), in either variant: in ``original`` the rest of the authors' network stays,
+so the block model differs from the random-graph one in its graphs only.
 """
 
 from __future__ import annotations
@@ -71,18 +81,29 @@ class MobileNetV1(nn.Module):
     """MobileNet v1 at width multiplier ``width`` (0.5 in the paper), pointwise convs dense, X or G."""
 
     def __init__(
-        self, num_classes=1000, *, width=0.5, conv="dense", compression=1, seed=0, block_size=None, variant="original"
+        self,
+        num_classes=1000,
+        *,
+        width=0.5,
+        conv="dense",
+        compression=1,
+        seed=0,
+        block_size=None,
+        variant="original",
+        stem_stride=2,
     ):
         super().__init__()
         kind, compression, self.variant = check_kind(conv), check_compression(compression), check_variant(variant)
-        seeds = LayerSeeds(seed, check_block_size(block_size, kind, variant))
+        seeds = LayerSeeds(seed, check_block_size(block_size, kind, variant, original_ok=True))
         original = variant == "original"
         relu = nn.ReLU6 if original else nn.ReLU
         c0, blocks, c_last = _channels(width, variant)
-        layers = [nn.Conv2d(3, c0, 3, 2, 1, bias=False), *_bn_relu(c0)]
+        if stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride: must be 1 or 2, got {stem_stride!r}")
+        layers = [nn.Conv2d(3, c0, 3, stem_stride, 1, bias=False), *_bn_relu(c0)]
         for i, (c, c_out, stride) in enumerate(blocks):
             layers += [nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False), *_bn_relu(c, relu)]
-            if original and kind == "x" and compression != 1 and i > 0:
+            if original and kind == "x" and compression != 1 and i > 0 and block_size is None:
                 pw = authors_conv(c, c_out, 1, degree=max(1, c_out // compression), seeds=seeds)
             else:
                 pw_kind, pw_c = (kind, compression) if i > 0 else ("dense", 1)

@@ -81,6 +81,7 @@ NAME_FORMS = (
     "VGG16-Orig, VGG16, VGG, X-VGG16-1, X-VGG16-2, X-VGG-1, X-VGG-2",
     "AlexNet-Orig, AlexNet, X-AlexNet-1, X-AlexNet-2",
     "MobileNet-0.5, X-MobileNet-0.5-<C>, G-MobileNet-0.5-<C> (also X-Mobilenet0.5-<C>)",
+    "any X-model name + -b<size>: its X-layers from block expanders (X-MobileNet-0.5-4-b16)",
     "or a family name with keyword overrides: " + ", ".join(FAMILIES),
 )
 
@@ -158,8 +159,13 @@ def _int(s):
 
 
 def _parse(name: str, variant: str):
-    """Return (family, kwargs) for a published name in ``variant``, or None."""
+    """Return (family, kwargs) for a published name in ``variant``, or None.
+
+    An X-model name with the suffix ``-b<size>`` (``X-MobileNet-0.5-4-b16``) is that model with its
+    X-layers built from block expanders of up to ``size`` channels (the ``block_size`` argument)."""
     n = name.strip().lower().replace("_", "-").replace(" ", "")
+    if (m := re.fullmatch(r"(x.+)-b(\d+)", n)) and (parsed := _parse(m[1], variant)) is not None:
+        return parsed[0], {**parsed[1], "block_size": _int(m[2])}
     if m := re.fullmatch(r"resnet-?(\d+)", n):
         return "resnet_imagenet", {"depth": _int(m[1])}
     if m := re.fullmatch(r"([xg])-resnet-(\d+)-(\d+)", n):

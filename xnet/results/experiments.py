@@ -11,6 +11,9 @@ and the variant, which a configuration fixes for all runs), so a run needed by t
 trained once: Table 2's "X-VGG16-1" and Table 4's "X-VGG-1" are both ``X-VGG16-1``; Figure 5 uses
 Table 1's runs, Figure 3 Table 5's.
 
+Rows beyond the paper (``Row.extension``, e.g. Table 5's block-expander rows ``XB2`` ... ``XB16``) have
+no published number and run only where a configuration names them.
+
 Seeds: Table 4 and Table 2 ten (0-9; the paper prints one run in Table 2, the rerun shows the
 mean of Table 4's ten), Table 5 and Figure 3 two (the paper's "2 runs"), everything else one.
 
@@ -34,6 +37,7 @@ class Row:
     label: str
     model: str
     dataset: str
+    extension: bool = False  # a row beyond the paper's (no published number): selected by its label only
 
 
 @dataclass(frozen=True, order=True)
@@ -59,6 +63,7 @@ class Experiment:
     rows: tuple[Row, ...]
     x: str | None = None  # figures: "macs" or "compression"
     series: str | None = None  # figures: how points form curves ("family", "conv", "depth_growth")
+    extensions: tuple[Row, ...] = ()  # rows beyond the paper's, run only where a selection names them
 
     @property
     def labels(self) -> list[str]:
@@ -87,10 +92,11 @@ class Experiment:
         keep = list(self.rows)
         if rows is not None:
             rows = [str(r) for r in rows]
-            bad = [r for r in rows if r not in self.labels]
+            known = self.labels + [r.label for r in self.extensions]
+            bad = [r for r in rows if r not in known]
             if bad:
-                raise ValueError(f"{where}.rows: {self.name} has no row {bad[0]!r} (rows: {', '.join(self.labels)})")
-            keep = [r for r in keep if r.label in rows]
+                raise ValueError(f"{where}.rows: {self.name} has no row {bad[0]!r} (rows: {', '.join(known)})")
+            keep = [r for r in keep + list(self.extensions) if r.label in rows]
         if datasets is not None:
             datasets = list(datasets)
             have = sorted({r.dataset for r in self.rows})
@@ -107,13 +113,14 @@ class Experiment:
             new_seeds = tuple(seeds)
             if not new_seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in new_seeds):
                 raise ValueError(f"{where}.seeds: expected a non-empty list of integers >= 0, got {list(seeds)!r}")
-        return dataclasses.replace(self, rows=tuple(keep), seeds=new_seeds)
+        return dataclasses.replace(self, rows=tuple(keep), seeds=new_seeds, extensions=())
 
     def to_dict(self) -> dict:
         """Plain data (the shape of a configuration's experiment entry)."""
         d = dataclasses.asdict(self)
         d["seeds"] = list(self.seeds)
         d["rows"] = [dataclasses.asdict(r) for r in self.rows]
+        d["extensions"] = [dataclasses.asdict(r) for r in self.extensions]
         return d
 
 
@@ -145,6 +152,9 @@ _T1 = (
 _MOBILENET = (("Base", "MobileNet-0.5"),) + tuple(
     (f"{k}{c}", f"{k}-MobileNet-0.5-{c}") for c in (2, 4, 8, 16) for k in "GX"
 )
+# Beyond the paper: X-MobileNet-0.5-C from block expanders of 16 channels (the CPU block path's graphs;
+# docs/real-data.md measures what they cost in accuracy).  Rows "XB2" ... "XB16".
+_MOBILENET_BLOCKS = tuple(Row(f"XB{c}", f"X-MobileNet-0.5-{c}-b16", "imagenet", extension=True) for c in (2, 4, 8, 16))
 _F4_C10 = tuple(f"DenseNet-BC-40-{g}" for g in (24, 36, 48, 60)) + tuple(
     f"X-DenseNet-BC-40-{g}-2" for g in (24, 36, 48, 60)
 )
@@ -224,6 +234,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "imagenet",
             (0, 1),
             _rows("imagenet", *_MOBILENET),
+            extensions=_MOBILENET_BLOCKS,
         ),
         Experiment(
             "figure3",
@@ -236,6 +247,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             _rows("imagenet", *_MOBILENET),
             x="compression",
             series="conv",
+            extensions=_MOBILENET_BLOCKS,
         ),
         Experiment(
             "figure4",

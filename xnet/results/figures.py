@@ -20,10 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import UserError
-from . import published as pub
 from .gather import choose_variant, experiment_runs
-from .tables import _experiment
+from .tables import _experiment, published_row
 from .verdicts import CRITERION, judge, summary
 from .writers import scale_text as _scale_text
 from .writers import variant_text, write_csv
@@ -42,14 +40,19 @@ CONV_PREFIX = {"dense": "", "x": "X-", "g": "G-"}
 def _facts(sel: pd.DataFrame) -> dict:
     """The recorded facts of one row's runs (the first run; they are the same model)."""
     r = sel.iloc[0]
-    return {k: (None if pd.isna(r[k]) else r[k]) for k in ("family", "conv", "compression", "depth", "growth")}
+    keys = ("family", "conv", "compression", "depth", "growth", "block_size")
+    return {k: (None if k not in r.index or pd.isna(r[k]) else r[k]) for k in keys}
 
 
 def series_of(facts: dict, mode: str) -> list[str]:
     """The curves (legend entries) a point belongs to, from the run's facts."""
     conv = facts["conv"]
-    if mode == "conv":  # Figure 3: the dense base starts both curves
-        return ["G-Conv", "X-Conv"] if conv == "dense" else [f"{conv.upper()}-Conv"]
+    if mode == "conv":  # Figure 3: the dense base starts every curve
+        if conv == "dense":
+            return ["G-Conv", "X-Conv"] + (["X-Conv, block expanders"] if facts.get("with_blocks") else [])
+        if conv == "x" and facts.get("block_size"):
+            return ["X-Conv, block expanders"]
+        return [f"{conv.upper()}-Conv"]
     if mode == "depth_growth":  # Figure 6: one curve per (depth, growth), compression along it
         return [f"DenseNet-BC-{facts['depth']}-{facts['growth']} (X-C)"]
     return [CONV_PREFIX.get(conv, "") + FAMILY_NAMES.get(facts["family"], facts["family"])]
@@ -66,10 +69,7 @@ def figure_points(experiment, runs: pd.DataFrame, variant: str | None = None) ->
     mode = exp.series or ("conv" if exp.x == "compression" else "family")
     pts = []
     for row in exp.rows:
-        try:
-            p = pub.lookup(exp, row)
-        except ValueError as e:
-            raise UserError(f"{exp.name}: {e}") from None
+        p = published_row(exp, row)
         sel = runs_exp[(runs_exp["label"] == row.label) & (runs_exp["dataset"] == row.dataset)]
         n, best_acc, best_std = summary(sel["best_top1_acc"].astype(float))
         _, final_acc, _ = summary(sel["top1_acc"].astype(float))
@@ -89,7 +89,7 @@ def figure_points(experiment, runs: pd.DataFrame, variant: str | None = None) ->
         if not n:
             pts.append({"series": "", "x": math.nan, "annotation": row.label, **base})
             continue
-        facts = _facts(sel)
+        facts = {**_facts(sel), "with_blocks": bool(runs_exp["block_size"].notna().any())}
         x = _compression(facts) if exp.x == "compression" else float(sel["macs"].astype(float).mean()) / 1e6
         note = f"x{int(_compression(facts))}" if mode == "depth_growth" else row.label
         for s in series_of(facts, mode):

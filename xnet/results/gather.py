@@ -41,6 +41,7 @@ IDENTITY = [
     "depth",
     "growth",
     "width",
+    "block_size",
     "dataset",
     "train_dataset",
     "seed",
@@ -52,6 +53,7 @@ RUN_COLUMNS = IDENTITY + [
     "limit_train_batches",
     "limit_val_batches",
     "train_size",
+    "stand_in",
     "at_paper_scale",
     "top1_err",
     "best_top1_err",
@@ -65,18 +67,27 @@ RUN_COLUMNS = IDENTITY + [
     "device_name",
     "world_size",
     "wall_time_s",
+    "time_per_epoch_s",
+    "peak_memory_mb",
     "path",
 ]
 PAPER_SCALE = (
-    "at paper scale: the real dataset (not synthetic), no limit on batches per epoch, and at least the recipe's epochs"
+    "at paper scale: the paper's dataset (not synthetic, not a stand-in), no limit on batches per epoch, and at "
+    "least the published recipe's epochs"
 )
 
 
 def at_paper_scale(rec: RunRecord) -> bool:
-    """True if ``rec`` trained on the real dataset, on every batch, for the recipe's epochs (:data:`PAPER_SCALE`)."""
+    """True if ``rec`` trained on the paper's real dataset, on every batch, for the published recipe's epochs
+    (:data:`PAPER_SCALE`; a ``--set epochs=`` override does not shorten what counts)."""
+    from ..recipes import RECIPES
+
     recipe_epochs = rec.recipe.get("epochs")
+    if rec.family in RECIPES:
+        recipe_epochs = max(int(recipe_epochs or 0), RECIPES[rec.family].epochs)
     return (
         not rec.synthetic
+        and not rec.stand_in
         and rec.limit_train_batches is None
         and rec.limit_val_batches is None
         and recipe_epochs is not None
@@ -95,6 +106,7 @@ def record_row(rec: RunRecord, path: str | Path = "") -> dict:
         "depth": rec.depth,
         "growth": rec.growth,
         "width": rec.width,
+        "block_size": rec.block_size,
         "dataset": rec.paper_dataset,
         "train_dataset": rec.dataset,
         "seed": rec.seed,
@@ -104,6 +116,7 @@ def record_row(rec: RunRecord, path: str | Path = "") -> dict:
         "limit_train_batches": rec.limit_train_batches,
         "limit_val_batches": rec.limit_val_batches,
         "train_size": rec.train_size,
+        "stand_in": rec.stand_in,
         "at_paper_scale": at_paper_scale(rec),
         "top1_err": rec.top1_err,
         "best_top1_err": rec.best_top1_err,
@@ -117,6 +130,8 @@ def record_row(rec: RunRecord, path: str | Path = "") -> dict:
         "device_name": rec.device_info.get("name"),
         "world_size": rec.world_size,
         "wall_time_s": rec.wall_time_s,
+        "time_per_epoch_s": rec.time_per_epoch_s,
+        "peak_memory_mb": rec.peak_memory_mb,
         "path": str(path),
     }
 
@@ -147,7 +162,7 @@ def gather(paths) -> pd.DataFrame:
             f"{b}: the same run as {a} ({dup['model'].iloc[0]}, {dup['train_dataset'].iloc[0]}, "
             f"variant {dup['variant'].iloc[0]}, seed {dup['seed'].iloc[0]}); gather one of them"
         )
-    for c in ("compression", "depth", "growth", "limit_train_batches", "limit_val_batches"):
+    for c in ("compression", "depth", "growth", "block_size", "limit_train_batches", "limit_val_batches"):
         df[c] = df[c].astype("Int64")
     return df.sort_values(["dataset", "model", "variant", "seed"], kind="stable").reset_index(drop=True)
 
@@ -171,9 +186,10 @@ def read_runs(path) -> pd.DataFrame:
     missing = [c for c in RUN_COLUMNS if c not in df.columns]
     if missing:
         raise UserError(f"{path}: not a runs table of this xnet (missing column {missing[0]!r}); run gather again")
-    for c in ("compression", "depth", "growth", "limit_train_batches", "limit_val_batches"):
+    for c in ("compression", "depth", "growth", "block_size", "limit_train_batches", "limit_val_batches"):
         df[c] = df[c].astype("Int64")
-    df["at_paper_scale"] = df["at_paper_scale"].astype(str).str.lower().isin(("true", "1"))
+    for c in ("at_paper_scale", "stand_in"):
+        df[c] = df[c].astype(str).str.lower().isin(("true", "1"))
     return df
 
 

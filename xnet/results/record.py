@@ -38,6 +38,7 @@ PAPER_DATASETS = {
     "synthetic-cifar10": "cifar10",
     "synthetic-cifar100": "cifar100",
     "synthetic-imagenet": "imagenet",
+    "fashion-mnist": "",  # a stand-in: the record's ``stands_for`` says for which
 }  # the same table as xnet.datasets (tested)
 
 _INT, _NUM, _STR, _BOOL = {"type": "integer"}, {"type": "number"}, {"type": "string"}, {"type": "boolean"}
@@ -67,7 +68,9 @@ HISTORY_ENTRY_SCHEMA = {
         "val_top5_err": _ERR,
         "train_images": _POS,
         "val_images": _POS,
-        "time_s": _NONNEG,
+        "time_s": _NONNEG,  # the epoch: training + validation
+        "train_s": _NONNEG,  # its training part
+        "peak_memory_mb": _NONNEG,  # the process's peak memory so far (CPU: max RSS; CUDA: max allocated)
     },
 }
 
@@ -123,9 +126,13 @@ RUN_RECORD_SCHEMA: dict[str, Any] = {
         "versions": {"type": "object", "additionalProperties": {"type": "string"}},
         "wall_time_s": _NONNEG,  # training + validation time over all epochs
         "config": {"type": "object"},  # the run's identity (what resume compares)
+        # optional (records written before they existed lack them)
+        "block_size": _opt(_POS),  # X-layers from block expanders of this many channels (null: channel level)
+        "stands_for": _opt({"type": "string", "enum": ["cifar10", "cifar100", "imagenet"]}),  # stand-in datasets
     },
 }
-RUN_RECORD_SCHEMA["required"] = [k for k in RUN_RECORD_SCHEMA["properties"]]
+OPTIONAL_FIELDS = ("block_size", "stands_for")
+RUN_RECORD_SCHEMA["required"] = [k for k in RUN_RECORD_SCHEMA["properties"] if k not in OPTIONAL_FIELDS]
 _NULLABLE_DEFAULTS = {
     "compression",
     "depth",
@@ -227,6 +234,10 @@ def record_problems(d: Any) -> list[str]:
             out.append(f"history: has {len(hist)} epochs but epochs is {d['epochs']}")
         elif not 1 <= d["best_epoch"] <= len(hist):
             out.append(f"best_epoch: must be an epoch of history, got {d['best_epoch']}")
+        elif PAPER_DATASETS[d["dataset"]] == "" and not d.get("stands_for"):
+            out.append(
+                f"stands_for: a run on the stand-in dataset {d['dataset']} must say which paper dataset it stands for"
+            )
     return out
 
 
@@ -303,17 +314,36 @@ class RunRecord:
     versions: dict
     wall_time_s: float
     config: dict = field(default_factory=dict)
+    block_size: int | None = None
+    stands_for: str | None = None
     format: int = RECORD_FORMAT
 
     # ---- derived ------------------------------------------------------------------------------
     @property
     def paper_dataset(self) -> str:
-        """The published dataset this run stands for (``synthetic-cifar10`` -> ``cifar10``)."""
-        return PAPER_DATASETS[self.dataset]
+        """The published dataset this run stands for (``synthetic-cifar10`` -> ``cifar10``; a stand-in
+        such as ``fashion-mnist``: its ``stands_for``, the paper's dataset of the model family)."""
+        return self.stands_for or PAPER_DATASETS[self.dataset]
 
     @property
     def synthetic(self) -> bool:
         return self.dataset.startswith("synthetic-")
+
+    @property
+    def stand_in(self) -> bool:
+        """Trained on a real dataset that is none of the paper's (:func:`xnet.datasets.is_stand_in`)."""
+        return PAPER_DATASETS[self.dataset] == ""
+
+    @property
+    def time_per_epoch_s(self) -> float | None:
+        """Median training time of one epoch (validation excluded where the record says; else the epoch)."""
+        times = sorted(h.get("train_s", h.get("time_s")) for h in self.history if "time_s" in h or "train_s" in h)
+        return times[len(times) // 2] if times else None
+
+    @property
+    def peak_memory_mb(self) -> float | None:
+        peaks = [h["peak_memory_mb"] for h in self.history if "peak_memory_mb" in h]
+        return max(peaks) if peaks else None
 
     def row(self) -> dict:
         """The scalar fields, plus ``paper_dataset`` and ``synthetic``: one row of a runs table."""

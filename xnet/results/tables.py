@@ -25,6 +25,7 @@ API:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 
@@ -32,8 +33,9 @@ import pandas as pd
 
 from ..errors import UserError
 from . import published as pub
+from . import standin
 from .gather import choose_variant, experiment_runs
-from .verdicts import CRITERION, NOT_RUN, judge, summary
+from .verdicts import CRITERION, NO_PUBLISHED, NOT_RUN, judge, other_dataset, summary
 from .writers import fmt, variant_text, write_csv, write_md, write_tex
 from .writers import scale_text as _scale_text
 
@@ -46,6 +48,13 @@ NOTE = (
 )
 
 
+COST_NOTE = (
+    "s / epoch: median training time of one epoch over the run's epochs (validation excluded), mean over seeds; "
+    "peak MB: the training process's peak memory (CPU: max resident set size, data included; CUDA: max allocated), "
+    "mean over seeds; both on the machine and threads the runs record."
+)
+
+
 def _experiment(experiment):
     """An ``Experiment`` from itself, its name, or its ``to_dict()`` (what a Snakemake rule passes as a param)."""
     if isinstance(experiment, Mapping):
@@ -53,6 +62,7 @@ def _experiment(experiment):
 
         d = dict(experiment)
         d["rows"] = tuple(Row(**r) if isinstance(r, Mapping) else r for r in d["rows"])
+        d["extensions"] = tuple(Row(**r) if isinstance(r, Mapping) else r for r in d.get("extensions", ()))
         d["seeds"] = tuple(d["seeds"])
         return Experiment(**d)
     if isinstance(experiment, str):
@@ -63,6 +73,16 @@ def _experiment(experiment):
         except ValueError as e:
             raise UserError(str(e)) from None
     return experiment
+
+
+def published_row(exp, row) -> pub.Published:
+    """The published numbers of ``row`` (NaN for a row beyond the paper's); a one-line error if the file lacks it."""
+    if row.extension:
+        return pub.Published(exp.published, row.label, math.nan)
+    try:
+        return pub.lookup(exp, row)
+    except ValueError as e:
+        raise UserError(f"{exp.name}: {e}") from None
 
 
 def _mean(s: pd.Series) -> float:
@@ -77,16 +97,18 @@ def build_table(experiment, runs: pd.DataFrame, variant: str | None = None) -> p
     runs_exp = experiment_runs(runs, exp, variant)
     rows = []
     for row in exp.rows:
-        try:
-            p = pub.lookup(exp, row)
-        except ValueError as e:
-            raise UserError(f"{exp.name}: {e}") from None
+        p = published_row(exp, row)
         sel = runs_exp[runs_exp["label"] == row.label]
         sel = sel[sel["dataset"] == row.dataset]
         n, best, best_std = summary(sel["best_top1_acc"].astype(float))
         _, final, final_std = summary(sel["top1_acc"].astype(float))
         paper_scale = bool(len(sel)) and bool(sel["at_paper_scale"].astype(bool).all())
         v = judge(sel["best_top1_acc"].astype(float).tolist(), p.acc, p.std, p.runs, paper_scale)
+        stand_in = sorted(set(sel.loc[sel["stand_in"].astype(bool), "train_dataset"].astype(str)))
+        if stand_in:  # accuracies on another dataset are not compared with the paper's
+            v = dataclasses.replace(v, verdict=other_dataset(", ".join(stand_in)), test="", p_value=None)
+        elif row.extension and n:
+            v = dataclasses.replace(v, verdict=NO_PUBLISHED, test="", p_value=None)
         out = {
             "label": row.label,
             "model": row.model,
@@ -113,6 +135,12 @@ def build_table(experiment, runs: pd.DataFrame, variant: str | None = None) -> p
         )
         out["params_M"] = _mean(sel["params"]) / 1e6
         out["macs_M"] = _mean(sel["macs"]) / 1e6
+        out["time_per_epoch_s"] = _mean(sel["time_per_epoch_s"])
+        out["peak_memory_mb"] = _mean(sel["peak_memory_mb"])
+        if stand_in:
+            a = standin.anchor(sel["family"].iloc[0], stand_in[0]) if (sel["conv"] == "dense").all() else None
+            out["anchor_acc"] = a["top1_acc"] if a else math.nan
+            out["anchor"] = f"{a['architecture']}, {a['preprocessing']}; {a['source']}" if a else ""
         texts = []
         for q in ("params", "macs"):
             c = pub.count_of(row.model, q)
@@ -178,6 +206,11 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
         f"{fmt(a, 3)} ({fmt(b, 3)})" for a, b in zip(table["params_M"], table["published_params_M"])
     ]
     d["MACs M (published)"] = [f"{fmt(a, 1)} ({fmt(b, 1)})" for a, b in zip(table["macs_M"], table["published_macs_M"])]
+    if "time_per_epoch_s" in table:
+        d["s / epoch"] = table["time_per_epoch_s"].map(lambda v: fmt(v, 1))
+        d["peak MB"] = table["peak_memory_mb"].map(lambda v: fmt(v, 0))
+    if "anchor_acc" in table:
+        d["benchmark (full training)"] = table["anchor_acc"].map(lambda v: fmt(v, 1))
     return d
 
 
@@ -185,9 +218,15 @@ def write_table(table: pd.DataFrame, title: str, csv, md, tex, scale_text: str, 
     """CSV (scale, variant, criterion as columns), Markdown and LaTeX (scale, variant, criterion printed)."""
     write_csv(table, csv, scale_text, variant, CRITERION)
     lines = [scale_text, f"Variant: {variant_text(variant)}"]
+    notes = [NOTE, CRITERION]
+    if "anchor_acc" in table:
+        lines.append(standin.TABLE_NOTE)
+        notes.append(standin.ANCHOR_NOTE)
+    if "time_per_epoch_s" in table:
+        notes.append(COST_NOTE)
     disp = display(table)
-    write_md(disp, md, title, lines, [NOTE, CRITERION])
-    write_tex(disp, tex, title, lines, [NOTE, CRITERION])
+    write_md(disp, md, title, lines, notes)
+    write_tex(disp, tex, title, lines, notes)
 
 
 def make_table(experiment, runs: pd.DataFrame, out_prefix, scale=None, variant: str | None = None) -> pd.DataFrame:

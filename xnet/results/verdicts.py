@@ -7,6 +7,11 @@ API:
 - ``VERDICTS``: the vocabulary, exactly ``reproduced``, ``not reproduced``, ``too few seeds``,
   ``not run``, ``not run at paper scale``.
 - ``CRITERION``: the criterion as one paragraph (written under every table and into its CSV).
+- Stand-in datasets (:func:`xnet.datasets.is_stand_in`: a real dataset that is none of the paper's):
+  a table row trained on one gets :func:`other_dataset` (``other dataset: fashion-mnist``), never
+  ``reproduced``; a claim judged on one gets :func:`holds_on` / :func:`does_not_hold_on` /
+  :func:`tie_on` (``holds on fashion-mnist``, ...), decided by :func:`welch` between two groups of
+  seeds so that a difference within the seed-to-seed spread is called a tie.
 
 The criterion (checked in this order):
 
@@ -34,7 +39,38 @@ NOT_REPRODUCED = "not reproduced"
 TOO_FEW_SEEDS = "too few seeds"
 NOT_RUN = "not run"
 NOT_AT_PAPER_SCALE = "not run at paper scale"
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, TOO_FEW_SEEDS, NOT_RUN, NOT_AT_PAPER_SCALE)
+NO_PUBLISHED = "no published number"  # a row beyond the paper's (experiments.Row.extension)
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, TOO_FEW_SEEDS, NOT_RUN, NOT_AT_PAPER_SCALE, NO_PUBLISHED)
+# on a stand-in dataset (the dataset's name follows)
+STAND_IN_PREFIXES = ("other dataset: ", "holds on ", "does not hold on ", "tie on ", "not judged on ")
+
+
+def other_dataset(ds: str) -> str:
+    """A table row's verdict when its reruns trained on the stand-in ``ds``: not comparable with the paper."""
+    return f"other dataset: {ds}"
+
+
+def holds_on(ds: str) -> str:
+    return f"holds on {ds}"
+
+
+def does_not_hold_on(ds: str) -> str:
+    return f"does not hold on {ds}"
+
+
+def tie_on(ds: str) -> str:
+    """Neither side of the claim's comparison differs from the other beyond the seed-to-seed spread."""
+    return f"tie on {ds}"
+
+
+def not_judged_on(ds: str) -> str:
+    """A claim about the paper's own datasets (ImageNet / CIFAR accuracies, counts): not judged on ``ds``."""
+    return f"not judged on {ds}"
+
+
+def is_verdict(v: str) -> bool:
+    return v in VERDICTS or any(v.startswith(p) and len(v) > len(p) for p in STAND_IN_PREFIXES)
+
 
 MIN_SEEDS = 2
 ALPHA = 0.05
@@ -59,7 +95,7 @@ class Verdict:
     diff: float | None = None  # rerun mean - published (points)
 
     def __post_init__(self):
-        assert self.verdict in VERDICTS, self.verdict
+        assert is_verdict(self.verdict), self.verdict
 
 
 def summary(values) -> tuple[int, float, float]:
@@ -67,6 +103,39 @@ def summary(values) -> tuple[int, float, float]:
     v = np.asarray([x for x in values if x is not None and not (isinstance(x, float) and math.isnan(x))], float)
     n = len(v)
     return n, (float(v.mean()) if n else math.nan), (float(v.std(ddof=1)) if n > 1 else math.nan)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Welch's two-sided t-test of two groups of seeds: ``sign`` is +1 (a beats b), -1 (b beats a) or 0 (a tie:
+    p >= :data:`ALPHA`, or a group with fewer than :data:`MIN_SEEDS` seeds)."""
+
+    diff: float  # mean(a) - mean(b), points
+    p_value: float
+    sign: int
+    n_a: int
+    n_b: int
+
+    def __str__(self) -> str:
+        return f"{self.diff:+.2f} (p={self.p_value:.3g})"
+
+
+def welch(a, b) -> Comparison:
+    """Compare the accuracies ``a`` and ``b`` (per seed) with Welch's t-test (see :class:`Comparison`)."""
+    from scipy.stats import ttest_ind
+
+    na, ma, _ = summary(a)
+    nb, mb, _ = summary(b)
+    diff = ma - mb
+    if na < MIN_SEEDS or nb < MIN_SEEDS:
+        return Comparison(diff, math.nan, 0, na, nb)
+    va = [x for x in a if x == x]
+    vb = [x for x in b if x == x]
+    p = float(ttest_ind(va, vb, equal_var=False).pvalue)
+    if math.isnan(p):  # both groups without spread
+        p = 0.0 if diff else 1.0
+    sign = (1 if diff > 0 else -1) if p < ALPHA else 0
+    return Comparison(diff, p, sign, na, nb)
 
 
 def judge(
