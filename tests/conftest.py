@@ -111,3 +111,26 @@ def tiny_train_config(out, **overrides):
         progress=False,
     )
     return TrainConfig(**{**base, **overrides})
+
+
+def load_wfconfig():
+    """``workflow/scripts/wfconfig.py`` as a module (the workflow's config checks, without Snakemake)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "wfconfig.py"
+    spec = importlib.util.spec_from_file_location("wfconfig", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("wfconfig", mod)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def one_line_error(capsys, rc) -> str:
+    """Assert exit status 2 and a single line ``xnet: error: ...`` on stderr (no traceback); return it."""
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, err
+    assert "Traceback" not in err and "\n" not in err, err
+    assert err.startswith("xnet: error: "), err
+    return err

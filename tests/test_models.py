@@ -453,3 +453,53 @@ def test_bad_shape_arguments_are_refused_with_one_line(name, kwargs, message):
     with pytest.raises(ValueError, match=message) as e:
         create(name, **kwargs)
     assert "\n" not in str(e.value)
+
+
+def test_block_suffix_builds_the_x_model_from_block_expanders():
+    from xnet.nn import XConv2d
+
+    spec = resolve("X-MobileNet-0.5-4-b16")
+    assert spec.kwargs["block_size"] == 16 and spec.family == "mobilenet05_imagenet" and spec.variant == "original"
+    block, plain = create("X-MobileNet-0.5-4-b16", num_classes=10), create("X-MobileNet-0.5-4", num_classes=10)
+    xs = [m for m in block.modules() if isinstance(m, XConv2d)]
+    assert xs and all(m.graph.block_size > 1 for m in xs)  # every X-layer from blocks (gcd with its shape)
+    assert count_params(block) == count_params(plain)  # same density 1/C
+    # original: only the X-layers' graphs differ from the authors' network (same stem, ReLU6, widths)
+    shapes = lambda m: [tuple(p.shape) for n, p in m.named_parameters() if "features" in n]
+    assert [type(m).__name__ for m in block.features] == [type(m).__name__ for m in plain.features]
+    assert len(shapes(block)) == len(shapes(plain))
+    with pytest.raises(ValueError, match="unknown model 'G-MobileNet-0.5-4-b16'"):
+        create("G-MobileNet-0.5-4-b16")  # the suffix is for X-models only
+    with pytest.raises(ValueError, match="original variant"):
+        create("X-ResNet-2-50-b16")  # other families keep the authors' graphs in original
+
+
+def test_original_grouped_and_depthwise_convs_use_torch_031_init():
+    """PyTorch 0.3.1 drew conv weights from uniform(+-1/sqrt(in * k * k)), ignoring groups."""
+    import math
+
+    from torch import nn
+
+    torch.manual_seed(0)
+    g = create("G-MobileNet-0.5-4", num_classes=10)
+    grouped = [m for m in g.modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
+    assert any(m.groups == m.in_channels for m in grouped) and any(m.groups == 4 for m in grouped)
+    for m in grouped:
+        bound = 1 / math.sqrt(m.in_channels * m.kernel_size[0] * m.kernel_size[1])
+        w = m.weight.detach().abs().max().item()
+        assert bound * 0.8 < w <= bound  # today's default would reach sqrt(groups) times further
+    torch.manual_seed(0)
+    p = create("G-MobileNet-0.5-4", num_classes=10, variant="paper")
+    dw = next(m for m in p.modules() if isinstance(m, nn.Conv2d) and m.groups == m.in_channels and m.groups > 1)
+    assert dw.weight.abs().max().item() > 1 / math.sqrt(dw.in_channels * 9) * 2  # paper: today's default
+
+
+def test_mobilenet_stem_stride():
+    from xnet.counting import profile
+
+    one = create("MobileNet-0.5", num_classes=10, stem_stride=1)
+    two = create("MobileNet-0.5", num_classes=10)
+    assert one.features[0].stride == (1, 1) and two.features[0].stride == (2, 2)
+    assert profile(one, (3, 32, 32))["macs"] > 3.5 * profile(two, (3, 32, 32))["macs"]
+    with pytest.raises(ValueError, match="stem_stride"):
+        create("MobileNet-0.5", stem_stride=3)

@@ -1,8 +1,6 @@
 """Smoke tests of the benchmark scripts (tiny shapes; the real runs are `python -m xnet.bench layers | models |
 gpu`)."""
 
-import csv
-import json
 import os
 import subprocess
 import sys
@@ -56,33 +54,52 @@ def test_bench_gpu_without_cuda_says_so_in_one_line(tmp_path):
     assert not out.exists()  # nothing written
 
 
-def test_bench_gpu_self_test_on_cpu(tmp_path):
-    # every part of the GPU check end to end, at tiny sizes on CPU (the hidden --device cpu --tiny)
-    out = tmp_path / "gpu"
-    assert bench.main(["gpu", "--out", str(out), "--device", "cpu", "--tiny", "--budget", "600"]) == 0
-    parts = json.loads((out / "parts.json").read_text())
-    assert {k: v["status"] for k, v in parts.items()} == dict.fromkeys(
-        ["correctness", "layers", "models", "train", "projection"], "ok"
-    )
-    correctness = _csv(out / "correctness.csv")
-    assert {r["backend"] for r in correctness} >= {"masked", "gather", "block", "sparse", "auto"}
-    assert {r["dtype"] for r in correctness} == {"float32", "bfloat16"}
-    assert all(r["ok"] == "True" for r in correctness)
-    layers = _csv(out / "layers.csv")
-    assert {"dense", "G-Conv", "block"} <= {r["backend"] for r in layers}
-    assert all(float(r["train_ms"]) > 0 for r in layers)
-    assert {r["variant"] for r in _csv(out / "models.csv")} == {"dense", "X block8"}
-    (train,) = _csv(out / "train.csv")
-    assert train["status"] == "ok" and (out / "train" / train["family"] / "metrics.json").exists()
-    total = _csv(out / "projection.csv")[-1]
-    assert total["experiment"].startswith("all") and float(total["gpu_hours"]) > 0 and total["runs_missing"] == "0"
-    assert int(total["runs_measured"]) >= 1 and int(total["runs_scaled"]) >= 1
-    assert "## Parts" in (out / "summary.md").read_text()
-    # a second run never overwrites the first
-    assert bench.main(["gpu", "--out", str(out), "--device", "cpu", "--tiny"]) == 1
-    assert json.loads((out / "parts.json").read_text()) == parts
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["foo"],
+        ["layers", "--bogus"],
+        ["layers", "--batch", "0"],
+        ["layers", "--batch", "x"],
+        ["layers", "--repeats", "0"],
+        ["layers", "--compressions", "0"],
+        ["layers", "--compressions", "3"],  # does not divide 512 channels
+        ["layers", "--shapes", "3x0x14"],
+        ["layers", "--shapes", "3x256"],
+        ["layers", "--block-size", "1"],
+        ["layers", "--block-size", "48"],  # does not divide D = 256 / 2
+        ["layers", "--slow", "0"],
+        ["layers", "--slow", "nan"],
+        ["layers", "--threads", "-2"],
+        ["layers", "--device", "tpu"],
+        ["layers", "--quick", "--batch", "4"],
+        ["models", "--batch", "4"],
+        ["models", "--compressions", "4"],
+        ["--quick", "gpu"],
+        ["gpu"],
+        ["gpu", "--out"],
+        ["gpu", "--out", "x", "--budget", "0"],
+        ["gpu", "--out", "x", "--budget", "inf"],
+        ["gpu", "--out", "x", "--parts", "bogus"],
+        ["gpu", "--out", "x", "--device", "cpu"],  # the self-test needs --tiny
+        ["gpu", "--out", "x", "--bogus"],
+    ],
+)
+def test_bad_arguments_give_one_line_and_status_2(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # "x" would be created nowhere else
+    assert bench.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("xnet: error: bench") and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x").exists()
 
 
-def _csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+@pytest.mark.parametrize("module", ["tune", "compare"])
+def test_bench_workers_reject_bad_arguments_in_one_line(module, capsys):
+    from xnet.bench import compare, tune
+
+    main = {"tune": tune.main, "compare": compare.main}[module]
+    assert main(["--out", "x", "--budget", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"xnet: error: bench.{module}: argument --budget") and len(err.splitlines()) == 1

@@ -21,7 +21,7 @@ from conftest import TINY_ARGS, tiny_train_config
 ROOT = Path(__file__).resolve().parents[1]
 # a tiny X-DenseNet-BC (depth 10, growth 8, compression 2): ~5k parameters
 TINY_CLI = ["--model", "densenet_bc_cifar"] + [a for k, v in TINY_ARGS.items() for a in ("--model-arg", f"{k}={v}")]
-VOLATILE = {"wall_time_s", "time_s", "versions", "device_info"}
+VOLATILE = {"wall_time_s", "time_s", "train_s", "peak_memory_mb", "versions", "device_info"}
 
 
 def strip(metrics):

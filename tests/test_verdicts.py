@@ -18,7 +18,37 @@ def seeds(mean, std, n, seed=0):
 
 
 def test_vocabulary_is_exact():
-    assert V.VERDICTS == ("reproduced", "not reproduced", "too few seeds", "not run", "not run at paper scale")
+    assert V.VERDICTS == (
+        "reproduced",
+        "not reproduced",
+        "too few seeds",
+        "not run",
+        "not run at paper scale",
+        "no published number",
+    )
+
+
+def test_stand_in_vocabulary_names_the_dataset_and_never_says_reproduced():
+    ds = "fashion-mnist"
+    words = [V.other_dataset(ds), V.holds_on(ds), V.does_not_hold_on(ds), V.tie_on(ds), V.not_judged_on(ds)]
+    assert words == [
+        "other dataset: fashion-mnist",
+        "holds on fashion-mnist",
+        "does not hold on fashion-mnist",
+        "tie on fashion-mnist",
+        "not judged on fashion-mnist",
+    ]
+    assert all(V.is_verdict(w) and ds in w and "reproduced" not in w for w in words)
+    assert not V.is_verdict("holds on ") and not V.is_verdict("holds")
+
+
+def test_welch_calls_a_difference_within_the_spread_a_tie():
+    far = V.welch(seeds(90, 0.2, 3, 1), seeds(85, 0.2, 3, 2))
+    assert far.sign == 1 and far.p_value < 0.05 and far.diff == pytest.approx(5)
+    assert V.welch(seeds(85, 0.2, 3, 1), seeds(90, 0.2, 3, 2)).sign == -1
+    near = V.welch(seeds(90.1, 1.0, 3, 1), seeds(90.0, 1.0, 3, 2))
+    assert near.sign == 0 and near.p_value >= 0.05
+    assert V.welch([90.0], [80.0, 81.0]).sign == 0  # one seed: no spread, no verdict
 
 
 def test_not_run_and_nan_values_ignored():

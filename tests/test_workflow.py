@@ -143,11 +143,13 @@ def test_paper_config_sets_what_must_not_leak_from_smoke():
     assert "title" not in (REPO / "config" / "paper.yaml").read_text()
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml", "fashion.yaml", "fashion-extended.yaml"])
 def test_config_validates(name):
     from snakemake.utils import update_config, validate
 
     cfg = load("config.yaml")
+    if name == "fashion-extended.yaml":  # merged over fashion.yaml, as its header says
+        update_config(cfg, load("fashion.yaml"))
     update_config(cfg, load(name))
     validate(cfg, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     import importlib.util
@@ -159,6 +161,14 @@ def test_config_validates(name):
     spec.loader.exec_module(wfconfig)
     plan = wfconfig.check(cfg)
     assert len(plan.runs) == (139 if name == "paper.yaml" else len(xexp.run_matrix(xexp.select(cfg["experiments"]))))
+    if name == "fashion.yaml":  # 13 MobileNet-0.5 rows (4 of block expanders) x 3 seeds, all on fashion-mnist
+        assert len(plan.runs) == 39 and sum("-b16" in r.model for r in plan.runs) == 12
+        args = plan.train_args("imagenet", "X-MobileNet-0.5-4-b16")
+        assert "--dataset fashion-mnist" in args and "--limit-train-batches 313" in args
+        assert args.count("--set") == 4 and "--set lr=0.05" in args and "--set milestones=2" in args
+        assert "--set" not in plan.train_args("cifar10", "VGG16")  # another family: only the scale's options
+    if name == "fashion-extended.yaml":  # the panel's 39 runs and 12 more
+        assert len(plan.runs) == 51 and "--set lr=0.1" in plan.train_args("cifar10", "X-DenseNet-BC-40-24-2")
 
 
 def test_run_dir_template_is_the_runs_identity():

@@ -14,17 +14,42 @@ from .training.checkpoint import load_checkpoint, nonfinite_state
 from .training.config import EvaluateConfig, default_workers
 from .training.engine import evaluate_model
 from .training.model import create_model, model_facts, profile_model, resolve_model
-from .training.rundir import CHECKPOINT
+from .training.rundir import CHECKPOINT, LOCK, LOG, METRICS
+
+# A run directory's own files (xnet.training.rundir, and the Snakemake job log beside them), with
+# the ``.tmp`` of their atomic writes: ``--json`` never writes one, wherever it lies (a JSON named
+# metrics.json is taken for a run record by ``xnet.results gather``, one named checkpoint.pt for a
+# checkpoint by ``xnet train --out``).
+RUN_FILES = frozenset(
+    name + tmp for name in (CHECKPOINT, METRICS, LOG, LOCK, "snakemake_train.log") for tmp in ("", ".tmp")
+)
 
 
-def check_json_out(path) -> Path:
-    """Fail before any work if ``--json FILE`` cannot be written (a directory, a missing or read-only folder)."""
+def check_json_out(path, force: bool = False, checkpoint=None) -> Path:
+    """Fail before any work if ``--json FILE`` cannot or must not be written.
+
+    Refused: a directory, a missing or read-only folder; a run directory's own file name
+    (:data:`RUN_FILES`: checkpoint.pt, metrics.json, train.log, .lock, ...) even through a link; the
+    checkpoint being evaluated (``checkpoint``: a file or a run directory); and an existing file
+    unless ``force``.
+    """
     p = Path(path)
     if p.is_dir():
         raise UserError(f"--json {p}: is a directory (give a file name)")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise UserError(f"--json {p}: the folder {parent} does not exist")
+    target = p.resolve()
+    for name in dict.fromkeys((p.name, target.name)):
+        if name in RUN_FILES:
+            raise UserError(f"--json {p}: {name} is a run directory's own file name; choose another name")
+    if checkpoint is not None:
+        ckpt = Path(checkpoint)
+        ckpt = ckpt / CHECKPOINT if ckpt.is_dir() else ckpt
+        if target == ckpt.resolve() or (p.exists() and ckpt.exists() and os.path.samefile(p, ckpt)):
+            raise UserError(f"--json {p}: is the checkpoint being evaluated")
+    if p.exists() and not force:
+        raise UserError(f"--json {p}: exists (give --force to overwrite it)")
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise UserError(f"--json {p}: not writable")
     return p

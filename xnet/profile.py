@@ -11,10 +11,12 @@ function is :func:`xnet.counting.profile`.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import sys
+
+from .cli import OneLineParser
+from .errors import UserError, one_line
 
 VARIANTS = ("original", "paper")
 TABLE1_NOTE_X = "published X column is about half the dense row"
@@ -130,7 +132,7 @@ def to_markdown(rows, variants=VARIANTS) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m xnet.profile", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m xnet.profile", description=__doc__.split("\n\n")[0])
     p.add_argument("--format", choices=("csv", "markdown", "both"), default="both")
     p.add_argument("--models", nargs="+", help="only these published names")
     p.add_argument(
@@ -142,9 +144,19 @@ def main(argv=None) -> int:
     )
     a = p.parse_args(argv)
     variants = tuple(dict.fromkeys(a.variants))
-    rows = comparison(a.models, variants=variants)
-    if a.models and not rows:
-        p.error(f"no published figure for {', '.join(a.models)}")
+    try:
+        known = {r["model"] for r in published_rows()}
+        if a.models:  # checked before any model is built: every name must have a published figure
+            unknown = [m for m in dict.fromkeys(a.models) if m not in known]
+            if unknown:
+                p.error(
+                    f"argument --models: no published figure for {', '.join(unknown)} "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+        rows = comparison(a.models, variants=variants)
+    except UserError as e:  # a published CSV that does not follow its schema, say
+        print(f"xnet: error: {one_line(e)}", file=sys.stderr)
+        return 2
     if a.format in ("csv", "both"):
         sys.stdout.write(to_csv(rows, variants))
     if a.format == "both":

@@ -111,8 +111,19 @@ def _diff(a: dict, b: dict) -> list[str]:
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
+def _amp(cfg: TrainConfig) -> bool:
+    """Mixed precision in effect: ``--amp`` / ``--no-amp``, else on for cuda and off for cpu."""
+    return (cfg.device == "cuda") if cfg.amp is None else bool(cfg.amp)
+
+
 def _identity(cfg: TrainConfig, recipe: Recipe, facts: dict, epochs: int, batch_size: int, world: int) -> dict:
-    """What determines a run's numbers: a run directory only ever holds one identity."""
+    """What determines a run's numbers: a run directory only ever holds one identity.
+
+    Besides the model, data, seed, scale and recipe: the device type, the precision in effect
+    (``amp``) and the data directory given (absolute, not resolved through links; None for the
+    built-in synthetic sets and a dataset's default place).  Identities written before a key
+    existed lack it: :func:`_differs` fills it in.
+    """
     return json.loads(
         json.dumps(
             {
@@ -129,9 +140,19 @@ def _identity(cfg: TrainConfig, recipe: Recipe, facts: dict, epochs: int, batch_
                 "val_size": cfg.val_size,
                 "world_size": world,
                 "recipe": recipe.to_dict(),
+                "device": cfg.device,
+                "amp": _amp(cfg),
+                "data_dir": None
+                if cfg.data_dir is None or cfg.dataset.startswith("synthetic-")  # generated, not read
+                else os.path.abspath(cfg.data_dir),
             }
         )
     )
+
+
+# keys added to the identity after runs were written without them, with what such a run had (the
+# defaults on a CPU); ``data_dir`` was never recorded, so a run without it matches any
+IDENTITY_DEFAULTS = {"device": "cpu", "amp": False}
 
 
 def _finished(out: Path, identity: dict) -> dict | None:
@@ -142,14 +163,16 @@ def _finished(out: Path, identity: dict) -> dict | None:
     try:
         old = json.loads(path.read_text())
         old_identity = old["config"]
+        facts = {k: old[k] for k in ("device", "amp") if k in old}
     except Exception:
         raise UserError(
             f"{path} exists but is not a metrics file of xnet; refusing to overwrite it (choose another --out)"
         ) from None
-    if old_identity != identity:
+    differs = _differs(old_identity, identity, facts)
+    if differs:
         raise UserError(
             f"{out} holds a finished run with a different configuration (differs in: "
-            f"{', '.join(_diff(old_identity, identity))}); choose another --out"
+            f"{', '.join(differs)}); choose another --out"
         )
     try:
         RunRecord.load(path)
@@ -163,13 +186,29 @@ def _resumable(out: Path, identity: dict) -> dict | None:
     if not path.exists():
         return None
     ckpt = load_checkpoint(path)
-    if ckpt["config"] != identity:
+    # a checkpoint written before device and amp were part of the identity: a GradScaler state
+    # means CUDA with AMP; anything else is taken as the defaults (cpu, no AMP)
+    facts = {"device": "cuda", "amp": True} if ckpt.get("scaler_state") else {}
+    differs = _differs(ckpt["config"], identity, facts)
+    if differs:
         raise UserError(
             f"{path} belongs to a different configuration (differs in: "
-            f"{', '.join(_diff(ckpt['config'], identity))}); choose another --out "
+            f"{', '.join(differs)}); choose another --out "
             "or run the same command as before"
         )
     return ckpt
+
+
+def _differs(old: dict, identity: dict, facts: dict | None = None) -> list[str]:
+    """The fields in which a stored identity ``old`` differs from ``identity`` (sorted), its missing
+    keys filled in first (from ``facts``, else :data:`IDENTITY_DEFAULTS`); a ``data_dir`` that
+    ``old`` does not record is not compared."""
+    if not isinstance(old, dict):
+        return ["config"]
+    filled = {**IDENTITY_DEFAULTS, **(facts or {}), **old}
+    if "data_dir" not in old:
+        filled["data_dir"] = identity.get("data_dir")
+    return _diff(filled, identity)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -357,7 +396,7 @@ def _run(
     counts,
 ) -> dict:
     device = _device(cfg, d)
-    amp = (cfg.device == "cuda") if cfg.amp is None else cfg.amp
+    amp = _amp(cfg)
     channels_last = cfg.device == "cuda"
     model.to(device)
     if channels_last:

@@ -7,7 +7,6 @@ Each case is a dry run (or one local job) on a small configuration in a temporar
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from conftest import load_wfconfig
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = shutil.which("snakemake")
@@ -59,15 +60,7 @@ def error_line(out):
     return lines[i + 1]
 
 
-def _wfconfig():
-    spec = importlib.util.spec_from_file_location("wfconfig", REPO / "workflow" / "scripts" / "wfconfig.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("wfconfig", mod)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-wfconfig = _wfconfig()
+wfconfig = load_wfconfig()
 
 
 def check(overrides):
@@ -158,6 +151,33 @@ def test_bad_set_value(pair, why):
 def test_dataset_the_trainer_does_not_know(name, why):
     msg = check({"scale": {"datasets": {"cifar10": name}}})
     assert msg.startswith("scale.datasets.cifar10:") and why in msg
+
+
+def test_stand_in_for_a_dataset_its_models_do_not_stand_for():
+    """fashion-mnist stands for each model family's own dataset: a CIFAR-100 row would be mislabelled."""
+    msg = check(
+        {
+            "scale": {"datasets": {"cifar100": "fashion-mnist"}},
+            "experiments": [{"experiment": "figure4", "rows": ["DenseNet-BC-100-12"], "seeds": [0]}],
+        }
+    )
+    assert msg.startswith("scale.datasets.cifar100:") and "DenseNet-BC-100-12 would stand for cifar10" in msg
+
+
+@pytest.mark.parametrize(
+    "families, why",
+    [
+        ({"mobilenet": {"set": ["lr=0.1"]}}, "scale.families.mobilenet: unknown model family"),
+        ({"mobilenet05_imagenet": {"set": ["lr=-1"]}}, "scale.families.mobilenet05_imagenet.set:"),
+        ({"mobilenet05_imagenet": {"epochs": 0}}, "epochs"),
+    ],
+)
+def test_per_family_options_are_checked(families, why):
+    try:
+        msg = check({"scale": {"families": families}})
+    except Exception as e:  # the schema may refuse the shape first (epochs >= 1)
+        msg = str(e)
+    assert why in msg
 
 
 def test_device_auto():

@@ -1,4 +1,5 @@
-# Run records (metrics.json) -> runs tables, one row per run (xnet.results.gather).
+# Run records (metrics.json) -> runs tables, one row per run (xnet.results.gather); a record that
+# is not the run its directory names (model, dataset, variant, seed, this scale) stops the job.
 
 
 rule gather:
@@ -11,7 +12,7 @@ rule gather:
     conda:
         "../envs/analysis.yaml"
     shell:
-        results_cmd("gather {input.metrics:q} -o {output:q}")
+        results_cmd("gather {input.metrics:q} -o {output:q}" f" --scale {SCALE_NAME}")
 
 
 # the runs of one table / figure only: `snakemake results/tables/table4.md` trains Table 4's runs only
@@ -25,4 +26,4 @@ rule gather_experiment:
     conda:
         "../envs/analysis.yaml"
     shell:
-        results_cmd("gather {input.metrics:q} -o {output:q}")
+        results_cmd("gather {input.metrics:q} -o {output:q}" f" --scale {SCALE_NAME}")

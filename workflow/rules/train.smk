@@ -3,7 +3,8 @@
 # only output is metrics.json, written by the trainer when the run is finished; the checkpoint
 # lives beside it.  Snakemake only ever deletes declared outputs, so a failed or killed job
 # leaves its checkpoint, and the next `snakemake` call restarts `xnet train` on the same --out
-# dir, which resumes from it.
+# dir, which resumes from it.  A failed job shows its one-line `xnet: error: ...` on the console
+# (from this attempt's part of the log; its last lines if there is none) and keeps its exit status.
 
 
 rule train:
@@ -29,5 +30,8 @@ rule train:
         " PYTHONPATH={params.repo:q}${{PYTHONPATH:+:$PYTHONPATH}}; "
         "if [ {resources.gpu} -gt 1 ]; then"
         " LAUNCH='torchrun --standalone --nproc_per_node={resources.gpu}'; else LAUNCH=python; fi; "
+        "start=0; if [ -f {log:q} ]; then start=$(wc -c < {log:q}); fi; "
         "$LAUNCH -m xnet train --model {wildcards.model:q} --seed {wildcards.seed}"
         " --out {params.outdir:q} {params.args} >> {log:q} 2>&1"
+        " || {{ rc=$?; tail -c +$((start + 1)) {log:q} | grep 'xnet: error:' >&2"
+        " || tail -n 3 {log:q} >&2; exit $rc; }}"

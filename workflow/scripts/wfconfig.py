@@ -24,6 +24,43 @@ from xnet.results.paths import Layout
 SCALE_OPTIONS = ("epochs", "batch_size", "device", "limit_train_batches", "limit_val_batches", "set")
 # scale.families.<family>: any of them for the runs of one model family (its `set` after scale.set)
 
+# train.options: only options that change neither where a run lives nor what it computes.  Every other
+# `xnet train` option is part of a run's identity or location, set elsewhere (the table says where):
+# appended after the run's own flags it would win, and train every job with another network, seed
+# or directory under the same path.
+TRAIN_OPTIONS = ("progress", "workers", "download")
+_OWN_PLACE = {
+    "model": "experiments (each row's published model name)",
+    "model_args": "experiments (a row's published model name fixes its network)",
+    "dataset": "scale.datasets",
+    "out": "runs_dir (a run's directory is {runs_dir}/{scale}/{dataset}/{model}/{variant}/seed{seed})",
+    "seed": "experiments (seeds)",
+    "overrides": "scale.set",
+    "variant": "variant",
+    "data_dir": "scale.data_dirs",
+    "amp": "scale.device (the precision follows the device: float16 AMP on cuda, none on cpu)",
+    "train_size": "a scale of its own (the workflow trains on the whole dataset)",
+    "val_size": "a scale of its own (the workflow evaluates on the whole validation set)",
+    **{k: f"scale.{k}" for k in SCALE_OPTIONS if k != "set"},
+}
+
+
+def _check_train_option(key) -> None:
+    """``train.options.<key>``: one of :data:`TRAIN_OPTIONS`, else a ConfigError saying where it belongs
+    (an unknown key is left to :func:`xnet.training.config.train_args`, which lists the known ones)."""
+    from dataclasses import fields
+
+    from xnet.training.config import TrainConfig
+
+    name = str(key).replace("-", "_")
+    name = {"set": "overrides", "model_arg": "model_args"}.get(name, name)  # train_args' aliases
+    if name in {f.name for f in fields(TrainConfig)} and name not in TRAIN_OPTIONS:
+        _fail(
+            f"train.options.{key}",
+            "part of a run's identity or location, not a train option: it belongs in "
+            f"{_OWN_PLACE.get(name, 'a scale of its own')} (train.options may set only {', '.join(TRAIN_OPTIONS)})",
+        )
+
 
 class ConfigError(ValueError):
     """A configuration value the package refuses; the message starts with the config key."""
@@ -143,6 +180,7 @@ def check(config: dict) -> Plan:
     for key in SCALE_OPTIONS:
         _ask(f"scale.{key}", train_args, {key: scale.get(key)})
     for key, value in (config["train"].get("options") or {}).items():
+        _check_train_option(key)
         _ask(f"train.options.{key}", train_args, {key: value})
     for ds in sorted({r.dataset for r in plan.runs}):
         if ds not in scale["datasets"]:

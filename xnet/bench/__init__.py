@@ -22,6 +22,43 @@ from .timing import machine_info
 __all__ = ["main", "bench_layers", "bench_models", "machine_info", "MODEL_CASES", "QUICK_MODEL_CASES"]
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+LAYERS_ONLY = ("batch", "compressions", "shapes", "block_size")
+
+
+class UsageError(Exception):
+    """Bad arguments of ``python -m xnet.bench``: one line on stderr, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (``xnet: error: bench ...``), exit status 2."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def usage_exit(prog, e) -> int:
+    print(f"xnet: error: {prog.removeprefix('python -m xnet.')}: {e}", file=sys.stderr)
+    return 2
+
+
+def positive_int(s):
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
+def positive_float(s):
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {s!r}") from None
+    if not (0 < v < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {s!r}")
+    return v
 
 
 def _shape(s):
@@ -29,7 +66,50 @@ def _shape(s):
         k, c, size = (int(v) for v in s.split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected KxCxS (kernel x channels x size), got {s!r}") from None
+    if min(k, c, size) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive KxCxS (kernel x channels x size), got {s!r}")
     return k, c, size
+
+
+def _device(s):
+    try:
+        dev = torch.device(s)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"expected cpu or cuda[:N], got {s!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"expected cpu or cuda[:N], got {s!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{s!r}: no CUDA device here (torch.cuda.is_available() is False)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{s!r}: this machine has {torch.cuda.device_count()} CUDA devices")
+    return s
+
+
+def _check(args):
+    """The combinations argparse cannot check, as a one-line UsageError."""
+    if args.what == "gpu":
+        raise UsageError("`gpu` comes first: python -m xnet.bench gpu --out DIR [options]")
+    given = [f"--{a.replace('_', '-')}" for a in LAYERS_ONLY if getattr(args, a) is not None]
+    if args.what == "models" and given:
+        raise UsageError(f"{', '.join(given)}: options of `layers`; `models` times the zoo's fixed cases")
+    if args.what == "models":
+        return
+    if args.quick and (args.batch is not None or args.shapes is not None):
+        raise UsageError("--quick sets its own shapes and batch (tiny ones); drop --batch / --shapes or --quick")
+    shapes = args.shapes or ([(1, 512, 14), (3, 256, 14)] if not args.quick else [(1, 32, 6), (3, 32, 6)])
+    for k, channels, _ in shapes:
+        for c in args.compressions or [2, 4, 8, 16]:
+            if channels % c or c > channels:
+                raise UsageError(f"--compressions {c}: does not divide the {channels} channels of shape {k}x{channels}")
+            if args.block_size is not None and (args.block_size < 2 or (channels // c) % args.block_size):
+                raise UsageError(
+                    f"--block-size {args.block_size}: a block graph needs a block size >= 2 dividing the degree "
+                    f"D = {channels // c} ({channels} channels / C = {c})"
+                )
+
+
+def args_what(argv):
+    return next((a for a in argv if a in ("layers", "models", "gpu")), "")
 
 
 def main(argv=None):
@@ -38,12 +118,14 @@ def main(argv=None):
         from .gpu import main as gpu_main
 
         return gpu_main(argv[1:])
-    ap = argparse.ArgumentParser(prog="python -m xnet.bench", description="xnet benchmarks (see also: gpu --out DIR)")
-    ap.add_argument("what", choices=["layers", "models"])
-    ap.add_argument("--device", nargs="+", default=None, help="devices (default: cpu, and cuda if present)")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--compressions", type=int, nargs="+", default=[2, 4, 8, 16])
+    ap = Parser(
+        prog="python -m xnet.bench", description="xnet benchmarks: layers | models | gpu --out DIR (see gpu --help)"
+    )
+    ap.add_argument("what", choices=["layers", "models", "gpu"], help="what to time (or: gpu --out DIR, the GPU check)")
+    ap.add_argument("--device", type=_device, nargs="+", default=None, help="devices (default: cpu, and cuda if any)")
+    ap.add_argument("--batch", type=positive_int, default=None, help="layers: batch size (default 32)")
+    ap.add_argument("--repeats", type=positive_int, default=3)
+    ap.add_argument("--compressions", type=positive_int, nargs="+", default=None, help="layers: default 2 4 8 16")
     ap.add_argument(
         "--shapes",
         type=_shape,
@@ -51,7 +133,7 @@ def main(argv=None):
         default=None,
         help="layers: KxCxS groups (kernel x channels x spatial size), default 1x512x14 3x256x14",
     )
-    ap.add_argument("--block-size", type=int, default=None, help="layers: block size of the block graphs")
+    ap.add_argument("--block-size", type=positive_int, default=None, help="layers: block size of the block graphs")
     ap.add_argument(
         "--dtype",
         choices=list(DTYPES),
@@ -62,22 +144,27 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny shapes, to check that it runs")
     ap.add_argument(
         "--slow",
-        type=float,
+        type=positive_float,
         default=None,
         help="seconds: a case whose warm-up call is slower than this is timed by that call alone "
         "(default 1 for layers, 60 for models)",
     )
     ap.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=None,
         help="torch CPU threads (default: torch's); 1 gives stable ratios on a busy machine",
     )
-    args = ap.parse_args(argv)
+    try:
+        args = ap.parse_args(argv)
+        _check(args)
+    except UsageError as e:
+        return usage_exit(ap.prog + (f" {args_what(argv)}" if args_what(argv) else ""), e)
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = args.device or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     configs = args.shapes or ([(1, 512, 14), (3, 256, 14)] if not args.quick else [(1, 32, 6), (3, 32, 6)])
+    compressions = args.compressions or [2, 4, 8, 16]
     dtype = None if args.dtype == "float32" else DTYPES[args.dtype]
     print(machine_info())
     print(f"command: python -m xnet.bench {' '.join(argv)}")
@@ -103,10 +190,10 @@ def main(argv=None):
         for dev in devices:
             bench_layers(
                 torch.device(dev),
-                args.batch if not args.quick else 2,
+                2 if args.quick else (args.batch or 32),
                 args.repeats,
                 configs,
-                args.compressions,
+                compressions,
                 slow,
                 dtype,
                 args.channels_last,

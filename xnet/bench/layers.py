@@ -101,9 +101,20 @@ def layer_cases(device, k, channels, c, block_size=None, channels_last=False):
 
 
 def bench_layers(
-    device, batch, repeats, configs, compressions, slow_s, dtype=None, channels_last=False, block_size=None, on_row=None
+    device,
+    batch,
+    repeats,
+    configs,
+    compressions,
+    slow_s,
+    dtype=None,
+    channels_last=False,
+    block_size=None,
+    on_row=None,
+    iters=1,
 ):
-    """Rows (dicts) of every case; ``dtype``: autocast dtype (the input is made in it too)."""
+    """Rows (dicts) of every case; ``dtype``: autocast dtype (the input is made in it too); each
+    timing the mean of ``iters`` calls (:func:`~xnet.bench.timing.measure_all`)."""
     rows = []
     for k, channels, size in configs:
         torch.manual_seed(0)
@@ -121,7 +132,7 @@ def bench_layers(
             d = channels // c
             cases = layer_cases(device, k, channels, c, block_size, channels_last)
             errors = {}
-            times = measure_all([(label, m) for label, _, m in cases], x, device, repeats, slow_s, dtype, errors)
+            times = measure_all([(label, m) for label, _, m in cases], x, device, repeats, slow_s, dtype, errors, iters)
             t_dense, t_g = times.get("dense"), times.get("G-Conv")
             for label, graph, m in cases:
                 shown = label.strip()
@@ -223,10 +234,13 @@ def set_backend(model, backend):
     return model
 
 
-def build_variant(name, kw, device, channels_last=False):
+def build_variant(name, kw, device, channels_last=False, counts_for=None):
     """``create(name, seed=0, variant="paper", **kw)`` on ``device``; ``kw["backend"]`` puts its
     X-layers on that backend.  The paper variant throughout: block expanders replace the paper's
-    graph, so dense / G / X / X-from-blocks are then the same network but for the graph."""
+    graph, so dense / G / X / X-from-blocks are then the same network but for the graph.
+
+    ``counts_for``: an input size (C, H, W); then returns ``(model, meta_counts(model, size))``,
+    counted before the model moves to ``device``."""
     from ..models import create
 
     kw = {"variant": "paper", **kw}
@@ -234,12 +248,25 @@ def build_variant(name, kw, device, channels_last=False):
     model = create(name, seed=0, **kw)
     if backend:
         set_backend(model, backend)
-    return model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    counts = meta_counts(model, counts_for) if counts_for is not None else None
+    model = model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    return model if counts_for is None else (model, counts)
 
 
-def bench_models(device, cases, repeats, slow_s, dtype=None, channels_last=False, on_row=None):
+def meta_counts(model, size):
+    """``profile(model, size)`` (parameters, MACs) on a shape-only copy on the meta device: no
+    compute, no kernel of ``model``'s device (its X-layers run ``masked`` there, the one backend
+    with meta kernels for every graph; MACs do not depend on the backend)."""
+    import copy
+
     from ..counting import profile
 
+    meta = set_backend(copy.deepcopy(model).to("meta"), "masked")
+    return profile(meta, size)
+
+
+def bench_models(device, cases, repeats, slow_s, dtype=None, channels_last=False, on_row=None, iters=1):
+    """Rows (dicts) of every model variant; parameters and MACs counted on the meta device."""
     rows = []
     for title, size, batch, variants in cases:
         torch.manual_seed(0)
@@ -247,15 +274,15 @@ def bench_models(device, cases, repeats, slow_s, dtype=None, channels_last=False
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         print(f"# {title}, {size[1]}x{size[2]}, batch {batch}", flush=True)
-        built, errors = [], {}
+        built, counts, errors = [], {}, {}
         for label, name, kw in variants:
             try:
-                built.append((label, build_variant(name, kw, device, channels_last)))
+                model, counts[label] = build_variant(name, kw, device, channels_last, counts_for=size)
+                built.append((label, model))
             except Exception as e:  # noqa: BLE001 - recorded, the other variants go on
-                errors[label] = f"{type(e).__name__}: {e}"[:300]
-        times = measure_all(built, x, device, repeats, slow_s, dtype, errors)
+                errors[label] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
+        times = measure_all(built, x, device, repeats, slow_s, dtype, errors, iters)
         t_dense, t_g = times.get("dense"), times.get("G")
-        models = dict(built)
         for label, name, _ in variants:
             row = dict(
                 device=device.type,
@@ -267,9 +294,11 @@ def bench_models(device, cases, repeats, slow_s, dtype=None, channels_last=False
                 channels_last=channels_last,
                 error=errors.get(label),
             )
+            if label in counts:
+                row.update(params=counts[label]["params"], macs=counts[label]["macs"])
             if label in times:
-                t, counts = times[label], profile(models[label], size)
-                row.update(params=counts["params"], macs=counts["macs"], **_timing(t, t_dense, t_g))
+                t = times[label]
+                row.update(_timing(t, t_dense, t_g))
                 print(
                     f"| {device.type} | {title} | {label} | {row['params'] / 1e6:.3f} | {row['macs'] / 1e6:.1f} | "
                     f"{row['train_ms']:.1f} | {row['train_vs_dense']:.2f} | {row['train_vs_g']:.2f} | "
@@ -282,7 +311,7 @@ def bench_models(device, cases, repeats, slow_s, dtype=None, channels_last=False
             rows.append(row)
             if on_row:
                 on_row(row)
-        del built, models
+        del built
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return rows

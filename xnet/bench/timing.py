@@ -39,12 +39,22 @@ def infer(module, x, dtype=None):
         module(x)
 
 
-def timed(fn, device):
+def timed(fn, device, iters=1):
+    """Seconds per call of ``fn``, averaged over ``iters`` back-to-back calls: CUDA events on CUDA
+    (the GPU's clock: kernel time, not the host's launch overhead alone), the host clock elsewhere."""
     sync(device)
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(iters):
+            fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3 / iters
     t0 = time.perf_counter()
-    fn()
-    sync(device)
-    return time.perf_counter() - t0
+    for _ in range(iters):
+        fn()
+    return (time.perf_counter() - t0) / iters
 
 
 def peak_memory_mb(fn, device):
@@ -60,19 +70,26 @@ def peak_memory_mb(fn, device):
     return (torch.cuda.max_memory_allocated(device) - base) / 2**20
 
 
-def measure_all(cases, x, device, repeats, slow_s, dtype=None, errors=None):
+def measure_all(cases, x, device, repeats, slow_s, dtype=None, errors=None, iters=1):
     """Time every case's training step and inference, interleaved round-robin, keeping the minimum.
 
-    Interleaving and the minimum make the ratios robust to other load on the machine.  A case whose
-    first (warm-up) call takes longer than ``slow_s`` is timed by that call alone.  Returns
+    Interleaving and the minimum make the ratios robust to other load on the machine; each timing
+    is the mean of ``iters`` back-to-back calls (:func:`timed`).  A case whose first (warm-up) call
+    takes longer than ``slow_s`` is timed by that call alone.  Returns
     ``{label: (train_s, infer_s, train_peak_mb)}``; with ``errors`` (a dict), a case that raises is
     recorded there (``label -> one-line error``) and left out instead of stopping the others.
     """
     grads, best = {}, {}
     for label, module in cases:  # warm-up (compiles kernels, picks cuDNN algorithms)
         try:
-            tt = timed(lambda m=module: train_step(m, x, grads, dtype), device)
-            peak = peak_memory_mb(lambda m=module: train_step(m, x, grads, dtype), device)
+            timed(lambda m=module: train_step(m, x, grads, dtype), device)
+            # the second call, timed with its peak memory: compile times never count as a case's time
+            peaks = []
+            tt = timed(
+                lambda m=module, p=peaks: p.append(peak_memory_mb(lambda: train_step(m, x, grads, dtype), device)),
+                device,
+            )
+            peak = peaks[0]
             ti = timed(lambda m=module: infer(m, x, dtype), device)
         except Exception as e:  # noqa: BLE001 - recorded, the other cases go on
             if errors is None:
@@ -86,8 +103,9 @@ def measure_all(cases, x, device, repeats, slow_s, dtype=None, errors=None):
         for label, module in cases:
             if label not in best or best[label][2]:
                 continue
-            best[label][0] = min(best[label][0], timed(lambda m=module: train_step(m, x, grads, dtype), device))
-            best[label][1] = min(best[label][1], timed(lambda m=module: infer(m, x, dtype), device))
+            tt = timed(lambda m=module: train_step(m, x, grads, dtype), device, iters)
+            ti = timed(lambda m=module: infer(m, x, dtype), device, iters)
+            best[label][0], best[label][1] = min(best[label][0], tt), min(best[label][1], ti)
     return {k: (v[0], v[1], v[3]) for k, v in best.items()}
 
 

@@ -3,17 +3,18 @@
 For a few sizes n and compressions C (degree D = n / C; "X authors" is the input-regular graph that
 the authors' code draws when in <= out) it prints the spectral gap (gamma), the
 Theorem 1 sensitivity depth of a stack of freshly drawn layers (G-Conv stacks never get there
-without a channel shuffle) and the Theorem 2 mixing deviation over random and interval sets.
+without a channel shuffle) and the Theorem 2 mixing deviation over random and interval sets.  Bad arguments: one line
+(``xnet: error: ...``), exit status 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 
 import torch
 
+from ..cli import OneLineParser, positive_int
 from . import (
     authors_expander,
     balanced_expander,
@@ -56,19 +57,45 @@ def rows(sizes, compressions, max_depth):
                 )
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m xnet.graphs", description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 256, 1024])
-    ap.add_argument("--compressions", type=int, nargs="+", default=[4, 16])
-    ap.add_argument("--max-depth", type=int, default=12)
+def parser() -> OneLineParser:
+    ap = OneLineParser(prog="python -m xnet.graphs", description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=positive_int, nargs="+", default=[64, 256, 1024], metavar="N")
+    ap.add_argument(
+        "--compressions",
+        type=positive_int,
+        nargs="+",
+        default=[4, 16],
+        metavar="C",
+        help="each must divide every size, leaving a degree D = N / C >= 2",
+    )
+    ap.add_argument("--max-depth", type=positive_int, default=12)
     ap.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=1,
         help="torch threads (default 1: the small SVDs get no faster with more, and on a "
         "busy machine multi-threaded LAPACK can be 50x slower)",
     )
+    return ap
+
+
+def parse(argv=None):
+    """The parsed arguments; a combination that cannot be drawn is a one-line error, exit status 2."""
+    ap = parser()
     args = ap.parse_args(argv)
+    for n in args.sizes:
+        if n < 4:  # the mixing deviation samples sets of n / 4 vertices
+            ap.error(f"argument --sizes: must be at least 4, got {n}")
+        for c in args.compressions:
+            if n % c:
+                ap.error(f"argument --compressions: {c} does not divide --sizes {n} (degree D = N / C)")
+            if n // c < 2:  # log_D n is printed
+                ap.error(f"argument --compressions: {c} leaves degree {n // c} at --sizes {n} (D = N / C must be >= 2)")
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:

@@ -59,6 +59,41 @@ def _check_regular(regular) -> str:
     return regular
 
 
+# The draw of :func:`random_expander`: every row of the table is the ``degree`` largest of
+# ``num_cols`` uniform scores (a uniformly random ``degree``-subset).  Drawn row chunk by row
+# chunk (the generator's stream is the same as for one dense draw, so the graphs of every seed
+# are those of the original ``torch.rand(rows, cols).topk(degree)``) while the score matrix is
+# small (``rows * cols <= EXACT_DRAW_LIMIT``, every layer of the model zoo) or the degree is a
+# large fraction of ``cols`` (then the scores are O(edges) anyway).  Above that, a sparse draw of
+# O(edges) memory and time: ``degree`` random indices per row, duplicates redrawn until the row
+# is distinct (still a uniformly random subset: the procedure commutes with relabelling the
+# columns), but not the graph the dense draw would give for that seed.
+EXACT_DRAW_LIMIT = 2**26  # scores (67M: the largest zoo layer, AlexNet's 9216 x 4096 fc, has 38M)
+_CHUNK_SCORES = 2**22  # scores drawn at once by the exact draw (16 MiB)
+_SPARSE_BELOW = 8  # the sparse draw is used when degree < cols / 8 (few duplicates to redraw)
+
+
+def _distinct_rows(rows: int, cols: int, degree: int, gen: torch.Generator) -> torch.Tensor:
+    """A ``(rows, degree)`` table, every row ``degree`` distinct columns drawn uniformly (see above)."""
+    if rows * cols <= EXACT_DRAW_LIMIT or degree * _SPARSE_BELOW >= cols:
+        step = max(1, _CHUNK_SCORES // cols)
+        parts = [
+            torch.rand(min(step, rows - r), cols, generator=gen).topk(degree, dim=1).indices
+            for r in range(0, rows, step)
+        ]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+    table = torch.randint(cols, (rows, degree), generator=gen)
+    todo = torch.arange(rows)
+    while todo.numel():
+        sub = table[todo].sort(dim=1).values
+        dup = torch.zeros_like(sub, dtype=torch.bool)
+        dup[:, 1:] = sub[:, 1:] == sub[:, :-1]
+        sub[dup] = torch.randint(cols, (int(dup.sum()),), generator=gen)
+        table[todo] = sub
+        todo = todo[dup.any(dim=1)]
+    return table
+
+
 def random_expander(
     num_inputs: int, num_outputs: int, degree: int, seed: int | None = 0, regular: str = "output"
 ) -> BipartiteGraph:
@@ -68,7 +103,9 @@ def random_expander(
     random (``degree <= num_inputs``).  ``regular="input"``: every input picks ``degree``
     distinct outputs (``degree <= num_outputs``), so output degrees vary and the density is
     ``degree / num_outputs``.  The draw uses its own CPU generator seeded with ``seed``, so the
-    same seed gives the same graph on every machine.
+    same seed gives the same graph on every machine.  Memory and time are O(edges) for large
+    sparse layers (``XLinear(100000, 100000, degree=8)``: no dense score matrix is drawn); layers
+    with at most :data:`EXACT_DRAW_LIMIT` connections get the graphs of xnet's original dense draw.
     """
     _check_size("num_inputs", num_inputs)
     _check_size("num_outputs", num_outputs)
@@ -76,12 +113,14 @@ def random_expander(
     gen = _generator(seed)
     if regular == "output":
         _check_degree(degree, num_inputs)
-        scores = torch.rand(num_outputs, num_inputs, generator=gen)
-        return BipartiteGraph(scores.topk(degree, dim=1).indices, num_inputs, name="random")
+        return BipartiteGraph(_distinct_rows(num_outputs, num_inputs, degree, gen), num_inputs, name="random")
     _check_degree(degree, num_outputs, "num_outputs")
-    scores = torch.rand(num_inputs, num_outputs, generator=gen)
     return BipartiteGraph(
-        scores.topk(degree, dim=1).indices, num_inputs, name="random", side="input", num_outputs=num_outputs
+        _distinct_rows(num_inputs, num_outputs, degree, gen),
+        num_inputs,
+        name="random",
+        side="input",
+        num_outputs=num_outputs,
     )
 
 
@@ -121,10 +160,12 @@ def balanced_expander(num_inputs: int, num_outputs: int, degree: int, seed: int 
     base, extra = divmod(m * degree, n)
     quota = torch.full((n,), float(base))
     quota[torch.randperm(n, generator=gen)[:extra]] += 1
-    ties = torch.rand(m, n, generator=gen) * 0.5  # < 1: orders only inputs of equal quota
     rows = []
-    for v in range(m):
-        pick = (quota + ties[v]).topk(degree).indices
+    for _ in range(m):
+        # ties < 1 order only inputs of equal quota; drawn a row at a time (the same stream as one
+        # (m, n) draw, so the same graphs, in O(n) memory; the time stays O(m * n))
+        ties = torch.rand(n, generator=gen) * 0.5
+        pick = (quota + ties).topk(degree).indices
         quota[pick] -= 1
         rows.append(pick)
     if bool((quota != 0).any()):  # pragma: no cover - impossible by Gale-Ryser

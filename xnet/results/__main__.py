@@ -1,6 +1,6 @@
 """``python -m xnet.results gather|table|figure|claims|curves|published``: the analysis from the command line.
 
-    python -m xnet.results gather RUNS_DIR_OR_FILE ... -o results/runs.csv
+    python -m xnet.results gather RUNS_DIR_OR_FILE ... -o results/runs.csv [--scale smoke]
     python -m xnet.results table table4 --runs results/runs.csv -o results/tables/table4 [--scale smoke]
     python -m xnet.results figure figure4 --runs results/runs.csv -o figures/figure4 [--scale smoke]
     python -m xnet.results claims --runs results/runs.csv -o results/tables/claims [--scale smoke]
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import OneLineParser, nonnegative_int
 from ..errors import UserError, one_line
 
 
@@ -34,13 +35,18 @@ def _common(p, out_help):
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = OneLineParser(
         prog="python -m xnet.results", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = ap.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gather", help="run records -> one runs CSV")
     g.add_argument("roots", nargs="+", help="run directories (searched for metrics.json) or metrics.json files")
     g.add_argument("-o", "--out", required=True, help="the runs CSV to write")
+    g.add_argument(
+        "--scale",
+        default=None,
+        help="the scale gathered: a record in a run directory of another scale is an error",
+    )
     for name, helptext, out in (
         ("table", "one of Tables 1-5", "output prefix: OUT.csv, OUT.md, OUT.tex"),
         ("figure", "one of Figures 3-6", "output prefix: OUT.png, OUT.pdf, OUT.csv"),
@@ -49,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
         t.add_argument("experiment", help="table1..table5 or figure3..figure6")
         t.add_argument("--runs", required=True, help="the runs CSV of gather")
         t.add_argument("--rows", nargs="+", default=None, help="only these row labels")
-        t.add_argument("--seeds", nargs="+", type=int, default=None, help="only these seeds")
+        t.add_argument("--seeds", nargs="+", type=nonnegative_int, default=None, help="only these seeds")
         _common(t, out)
     c = sub.add_parser("claims", help="the paper's claims, judged on the reruns")
     c.add_argument("--runs", required=True, help="the runs CSV of gather")
@@ -78,7 +84,7 @@ def _run(a) -> int:
         paths = g.find_records(*a.roots)
         if not paths:
             raise UserError(f"no run record (metrics.json) under {', '.join(a.roots)}")
-        df = g.gather(paths)
+        df = g.gather(paths, scale=a.scale)
         g.write_runs(df, a.out)
         print(f"{len(df)} runs -> {a.out}")
     elif a.cmd in ("table", "figure"):

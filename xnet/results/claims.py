@@ -374,7 +374,7 @@ def claims_table(runs: pd.DataFrame, scale=None, variant: str | None = None) -> 
                 "id": c.id,
                 "claim": c.claim,
                 "cite": c.cite,
-                "test": c.test,
+                "test": standin.TESTS.get(c.id, c.test) if ds else c.test,
                 "published": c.published,
                 "rerun": evidence or "-",
                 "verdict": verdict,

@@ -85,6 +85,7 @@ def figure_points(experiment, runs: pd.DataFrame, variant: str | None = None) ->
             "rerun_final_err": 100 - final_acc,
             "published_err": p.err,
             "verdict": v.verdict,
+            "train_dataset": ",".join(sorted(set(sel["train_dataset"].astype(str)))),
         }
         if not n:
             pts.append({"series": "", "x": math.nan, "annotation": row.label, **base})
@@ -107,6 +108,7 @@ def figure_points(experiment, runs: pd.DataFrame, variant: str | None = None) ->
         "published_err",
         "annotation",
         "verdict",
+        "train_dataset",
     ]
     return pd.DataFrame(pts, columns=cols)
 
@@ -171,18 +173,21 @@ def draw_figure(experiment, points: pd.DataFrame, png, pdf, scale_text: str, var
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_xlabel("MACs (M), counted on the trained network")
         ax.set_ylabel("top-1 error (%)")
-        ax.set_title(ds)
+        trained = sorted({t for t in sub["train_dataset"] if t and t != ds})
+        ax.set_title(f"{ds} (trained on {', '.join(trained)})" if trained else ds)
         ax.grid(alpha=0.3, which="both")
     axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle(exp.title, fontsize=10)
-    caption = (
-        textwrap.fill(f"{scale_text}. Variant: {variant_text(variant)}.", 150)
-        + "\nfilled: rerun; hollow/dashed: published (placed at the rerun's x); rows without a rerun are "
-        "not drawn"
+    stand_in = (
+        drawn["train_dataset"].ne(drawn["dataset"]).any() and not drawn["train_dataset"].str.startswith("synth").any()
     )
+    legend = "filled: rerun; hollow/dashed: published (placed at the rerun's x); rows without a rerun are not drawn"
+    if stand_in:
+        legend += "; the reruns trained on a stand-in dataset: the published points are the paper's, on its own dataset"
+    caption = textwrap.fill(f"{scale_text}. Variant: {variant_text(variant)}.", 150) + "\n" + textwrap.fill(legend, 150)
     warn = "NOT at paper scale" in scale_text
     fig.text(0.01, 0.01, caption, fontsize=7, va="bottom", color="darkred" if warn else "black")
-    fig.tight_layout(rect=(0, 0.11, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.14, 1, 0.95))
     for path in (png, pdf):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=130)

@@ -4,11 +4,12 @@ API (torch-free; pandas):
 
 - ``find_records(*roots) -> list[Path]``: every ``metrics.json`` under the given directories (files
   are taken as they are), sorted.
-- ``gather(paths) -> DataFrame``: one row per record, columns :data:`RUN_COLUMNS`, sorted by
+- ``gather(paths, scale=None) -> DataFrame``: one row per record, columns :data:`RUN_COLUMNS`, sorted by
   (dataset, model, variant, seed).  Each row comes from its own record (never from a list zipped
   by position); a missing, corrupt or invalid file raises a one-line
-  :class:`~xnet.errors.RecordError` naming it.  Two records of the same run (model, dataset,
-  variant, seed, scale facts) raise too.
+  :class:`~xnet.errors.RecordError` naming it, and so does a record that is not the run its run
+  directory names (``check_against_path``: model, paper dataset, variant, seed; the scale if
+  given).  Two records of the same run (model, dataset, variant, seed, scale facts) raise too.
 - ``read_runs(path) -> DataFrame``: a runs CSV written by :func:`write_runs` (checked columns).
 - ``write_runs(df, path)``: the runs CSV.
 - ``experiment_runs(runs, experiment, variant=None) -> DataFrame``: the runs of one table/figure,
@@ -30,7 +31,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import RecordError, UserError
-from .record import RunRecord
+from .paths import RUN_DIR, parse_run_dir
+from .record import PAPER_DATASETS, VARIANTS, RunRecord
 
 IDENTITY = [
     "model",
@@ -73,18 +75,14 @@ RUN_COLUMNS = IDENTITY + [
 ]
 PAPER_SCALE = (
     "at paper scale: the paper's dataset (not synthetic, not a stand-in), no limit on batches per epoch, and at "
-    "least the published recipe's epochs"
+    "least the recipe's epochs"
 )
 
 
 def at_paper_scale(rec: RunRecord) -> bool:
-    """True if ``rec`` trained on the paper's real dataset, on every batch, for the published recipe's epochs
-    (:data:`PAPER_SCALE`; a ``--set epochs=`` override does not shorten what counts)."""
-    from ..recipes import RECIPES
-
+    """True if ``rec`` trained on the paper's real dataset, on every batch, for its recipe's epochs
+    (:data:`PAPER_SCALE`)."""
     recipe_epochs = rec.recipe.get("epochs")
-    if rec.family in RECIPES:
-        recipe_epochs = max(int(recipe_epochs or 0), RECIPES[rec.family].epochs)
     return (
         not rec.synthetic
         and not rec.stand_in
@@ -150,9 +148,44 @@ def find_records(*roots) -> list[Path]:
     return out
 
 
-def gather(paths) -> pd.DataFrame:
-    """One row per run record in ``paths`` (see the module docstring); an empty table for no paths."""
-    rows = [record_row(RunRecord.load(p), p) for p in paths]
+def check_against_path(rec: RunRecord, path, scale: str | None = None) -> None:
+    """A record under ``{scale}/{dataset}/{model}/{variant}/seed{seed}/metrics.json``
+    (:data:`~xnet.results.paths.RUN_DIR`) must be the run its path names: that model (as recorded),
+    paper dataset, variant and seed, and (``scale`` given) that scale.  A record elsewhere (a
+    folder of one's own) is not checked.  A mismatch is a one-line :class:`RecordError` naming the
+    file and the field."""
+    try:
+        where = parse_run_dir(str(path))
+    except ValueError:
+        return
+    if where["variant"] not in VARIANTS or where["dataset"] not in set(PAPER_DATASETS.values()) - {""}:
+        return  # not the workflow's layout (a variant / dataset segment no run directory has)
+    have = {
+        "model": rec.model,
+        "dataset": rec.paper_dataset,
+        "variant": rec.variant,
+        "seed": rec.seed,
+    }
+    for key, value in have.items():
+        if value != where[key]:
+            raise RecordError(
+                f"{path}: the record's {key} is {value!r} but its path says {where[key]!r} "
+                f"(a run directory holds the run it names: {RUN_DIR})"
+            )
+    if scale is not None and where["scale"] != scale:
+        raise RecordError(f"{path}: the path's scale is {where['scale']!r}, not the scale {scale!r} being gathered")
+
+
+def gather(paths, scale: str | None = None) -> pd.DataFrame:
+    """One row per run record in ``paths`` (see the module docstring); an empty table for no paths.
+
+    Each record is checked against itself (:func:`~xnet.results.record.record_problems`) and, when
+    it lies in a run directory, against its path (:func:`check_against_path`, with ``scale``)."""
+    rows = []
+    for p in paths:
+        rec = RunRecord.load(p)
+        check_against_path(rec, p, scale)
+        rows.append(record_row(rec, p))
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)
     key = ["model", "dataset", "variant", "seed", "train_dataset", "epochs", "limit_train_batches"]
     dup = df[df.duplicated(key, keep=False)]

@@ -238,6 +238,33 @@ def record_problems(d: Any) -> list[str]:
             out.append(
                 f"stands_for: a run on the stand-in dataset {d['dataset']} must say which paper dataset it stands for"
             )
+        else:
+            out += _inconsistencies(d)
+    return out
+
+
+def _inconsistencies(d: dict) -> list[str]:
+    """Where the results of a (schema-valid) record disagree with its own history: the final errors
+    are the last epoch's, the best the minimum, ``best_epoch`` an epoch with the best top-1 error."""
+    hist, out = d["history"], []
+
+    def same(a, b) -> bool:
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+    for key, want, what in (
+        ("top1_err", hist[-1]["val_top1_err"], "the last epoch's val_top1_err"),
+        ("top5_err", hist[-1]["val_top5_err"], "the last epoch's val_top5_err"),
+        ("best_top1_err", min(h["val_top1_err"] for h in hist), "the minimum val_top1_err of history"),
+        ("best_top5_err", min(h["val_top5_err"] for h in hist), "the minimum val_top5_err of history"),
+    ):
+        if not same(d[key], want):
+            out.append(f"{key}: {d[key]!r} is not {what} ({want!r})")
+    at_best = hist[d["best_epoch"] - 1]["val_top1_err"]
+    if not out and not same(at_best, d["best_top1_err"]):
+        out.append(
+            f"best_epoch: epoch {d['best_epoch']} has val_top1_err {at_best!r}, "
+            f"not the best_top1_err {d['best_top1_err']!r}"
+        )
     return out
 
 
@@ -357,7 +384,7 @@ class RunRecord:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         order = list(RUN_RECORD_SCHEMA["properties"])
-        return {k: d[k] for k in order}
+        return {k: d[k] for k in order if not (k in OPTIONAL_FIELDS and d[k] is None)}
 
     @classmethod
     def from_dict(cls, d: dict, source: str | Path = "run record") -> RunRecord:

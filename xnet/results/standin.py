@@ -29,7 +29,6 @@ reruns so that a reader sees how far a short schedule is from a full one.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,7 +46,7 @@ from .verdicts import (
 )
 
 JUDGED = ("C1", "C2", "C7")
-ANCHORS = {"fashion-mnist": "fashion_mnist_benchmark.csv"}
+ANCHORS = {"fashion-mnist": "fashion_benchmark"}  # xnet.results.published.FILES
 TABLE_NOTE = (
     "The reruns trained on a stand-in dataset, not the paper's: the published columns are the paper's numbers on "
     "its own dataset, shown beside them for reference; the accuracies are not comparable (verdict 'other dataset')."
@@ -169,27 +168,21 @@ def c7(runs: pd.DataFrame, ds: str) -> tuple[str, str]:
 
 
 CHECKS = {"C1": c1, "C2": c2, "C7": c7}
+TESTS = {
+    "C1": f"at every C: Welch's t-test of acc(X-MobileNet-0.5-C) vs acc(G-MobileNet-0.5-C) over seeds, p < {ALPHA}",
+    "C2": "the X - G gap's slope in log2 C (least squares over every run, t-test p < 0.05)",
+    "C7": f"std over seeds of every random-graph X-model <= {SPREAD_LIMIT} (chi-square test of the variance)",
+}
 
 
 def anchors(ds: str) -> pd.DataFrame:
     """The published benchmark of stand-in ``ds`` (one row per model family; empty if it has none)."""
-    from importlib import resources
-
-    from ..errors import UserError
+    from . import published
 
     name = ANCHORS.get(ds)
     if name is None:
         return pd.DataFrame(columns=["family", "architecture", "top1_acc", "preprocessing", "source"])
-    path = Path(str(resources.files("xnet").joinpath("published", name)))
-    df = pd.read_csv(path)
-    need = ["family", "architecture", "top1_acc", "preprocessing", "source"]
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        raise UserError(f"{path}: missing column {missing[0]!r}")
-    acc = pd.to_numeric(df["top1_acc"], errors="coerce")
-    if acc.isna().any() or not acc.between(0, 100).all() or df["family"].duplicated().any():
-        raise UserError(f"{path}: top1_acc must be a percentage and each family listed once")
-    return df
+    return published.table(name)  # validated against its schema when read
 
 
 def anchor(family: str, ds: str) -> dict | None:

@@ -77,7 +77,8 @@ ALPHA = 0.05
 TOLERANCE = 0.5  # accuracy points: the smallest difference called "within the spread"
 
 CRITERION = (
-    "Verdict: 'not run' without a rerun; 'not run at paper scale' if any rerun used synthetic data, limited "
+    "Verdict: 'other dataset: <name>' if the reruns trained on a stand-in (a real dataset that is not the paper's); "
+    "'not run' without a rerun; 'not run at paper scale' if any rerun used synthetic data, limited "
     f"batches or fewer epochs than the recipe; 'too few seeds' with fewer than {MIN_SEEDS} seeds. Otherwise, "
     "where the paper prints a std over its runs (Table 4: 10 runs; Table 5: 2 runs, std = range / sqrt 2): "
     f"Welch's two-sided t-test of the rerun seeds against the published mean, std and n, 'reproduced' if "

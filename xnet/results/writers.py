@@ -51,7 +51,7 @@ def scale_text(runs: pd.DataFrame, scale=None) -> str:
     n_paper = int(runs["at_paper_scale"].astype(bool).sum())
     if n_paper < len(runs):
         parts.append(
-            f"NOT at paper scale ({len(runs) - n_paper} of {len(runs)} runs: synthetic data, limited "
+            f"NOT at paper scale ({len(runs) - n_paper} of {len(runs)} runs: synthetic or stand-in data, limited "
             f"batches or fewer epochs than the recipe)"
         )
     else:

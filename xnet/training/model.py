@@ -34,10 +34,54 @@ def _model_kwargs(model_args: dict, variant: str | None) -> dict:
     return {**model_args, "variant": variant}
 
 
-def resolve_model(name: str, model_args: dict, variant: str | None = None):
-    """``xnet.models.resolve`` with any failure turned into a one-line error (listing accepted names)."""
+# What a published name (X-DenseNet-BC-40-24-2, ResNet-50, ...) fixes: its network.  A --model-arg
+# that changes one of them would train another network and record it under the published name.
+NAME_FIXES = ("depth", "growth", "conv", "compression", "width", "degrees")
+
+
+def check_name_args(name: str, model_args: dict, variant: str | None = None) -> None:
+    """Refuse a model argument that contradicts what the published model ``name`` fixes
+    (:data:`NAME_FIXES`, and ``block_size`` where the name has ``-b<size>``); one line naming both.
+    Family names (``densenet_bc_cifar``) take any argument; a value equal to the name's passes."""
     import xnet.models as models
 
+    if not isinstance(name, str) or name.strip().lower() in models.FAMILIES:
+        return
+    variant = variant or model_args.get("variant")
+    try:
+        base = models.resolve(name, **({} if variant is None else {"variant": variant}))
+    except Exception:
+        return  # an unknown name or variant: resolve_model says so
+    params = inspect.signature(models.FAMILIES[base.family].cls).parameters
+
+    def plain(v):
+        return [plain(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+    degrees = base.kwargs.get("degrees") is not None
+    for key in sorted(model_args):
+        if key not in NAME_FIXES and key not in base.kwargs:
+            continue
+        if key in base.kwargs:
+            fixed = base.kwargs[key]
+        elif key in ("conv", "depth", "growth", "width"):
+            fixed = getattr(base, key)  # what the name implies (dense; the family's depth / growth / width)
+        else:
+            fixed = params[key].default if key in params else None
+        if plain(model_args[key]) == plain(fixed):
+            continue
+        what = "its per-layer degrees" if key in ("compression", "degrees") and degrees else f"{key}={fixed!r}"
+        raise UserError(
+            f"--model-arg {key}={model_args[key]!r} contradicts the model name {name} (which fixes {what}); "
+            f"use the family name {base.family} with --model-arg for another network"
+        )
+
+
+def resolve_model(name: str, model_args: dict, variant: str | None = None):
+    """``xnet.models.resolve`` with any failure turned into a one-line error (listing accepted names);
+    a model argument that contradicts a published name is refused (:func:`check_name_args`)."""
+    import xnet.models as models
+
+    check_name_args(name, model_args, variant)
     try:
         return models.resolve(name, **_model_kwargs(model_args, variant))
     except Exception as e:  # unknown name, bad kwargs
