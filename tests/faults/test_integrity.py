@@ -33,6 +33,17 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A finished tiny run (checkpoint.pt, metrics.json, train.log, .lock), trained once for the module."""
+    from xnet.train import train
+
+    out = tmp_path_factory.mktemp("integrity") / "run"
+    train(tiny_train_config(out, epochs=1))
+    assert (out / "checkpoint.pt").exists() and (out / "metrics.json").exists()
+    return out
+
+
 def _snapshot(d: Path) -> dict:
     return {p.name: p.read_bytes() for p in sorted(d.iterdir()) if p.is_file()}
 
