@@ -558,3 +558,10 @@ def test_counting_sees_real_edges_of_both_sides(method):
     assert counted["params"] == edges[0] * 9 + edges[1] + edges[2] + 40
     dense_macs = 64 * 24 * 8 * 9
     assert 64 * edges[0] * 9 * 4 == dense_macs  # D / out = 1/4 of the dense layer, not D / in
+
+
+def test_block_backend_runs_on_the_meta_device():
+    """Counting MACs on the meta device goes through the custom backends: no autocast query may raise there."""
+    layer = XConv2d(32, 64, 1, compression=4, backend="block", block_size=8).to("meta")
+    y = layer(torch.empty(2, 32, 8, 8, device="meta"))
+    assert y.shape == (2, 64, 8, 8) and y.device.type == "meta"

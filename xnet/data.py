@@ -382,6 +382,33 @@ def check_data(name: str, data_dir, download: bool = True) -> DatasetInfo:
     return info
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``), None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _check_fits(label: str, n: int | None, info: DatasetInfo) -> None:
+    """A synthetic set of ``n`` images is generated in memory: refuse one that cannot fit (twice its uint8
+    size, the concatenation's copy) before the OOM killer ends the run without a word."""
+    if n is None:
+        return
+    need = 2 * n * math.prod(info.input_size)
+    have = available_memory()
+    if have is not None and need > have:
+        raise UserError(
+            f"{label}: {n:,} synthetic {'x'.join(map(str, info.input_size))} images need about "
+            f"{need / 2**30:.1f} GiB of memory, {have / 2**30:.1f} GiB are available; "
+            f"use a smaller --{label.replace('_', '-')}"
+        )
+
+
 def build_datasets(
     name: str,
     data_dir=None,
@@ -420,6 +447,8 @@ def build_datasets(
         info = DatasetInfo(**{**info.__dict__, "num_classes": num_classes})
         return train, val, info
     if name.startswith("synthetic-"):
+        for label, n in (("train_size", train_size), ("val_size", val_size)):
+            _check_fits(label, n, info)
         ti, tl = synthetic_tensors(name, "train", train_size or info.train_size)
         vi, vl = synthetic_tensors(name, "val", val_size or info.val_size)
     elif name == "fashion-mnist":

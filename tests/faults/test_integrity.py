@@ -488,3 +488,14 @@ def test_failed_train_job_shows_its_error_line_on_the_console(tmp_path):
     assert lines[0].startswith(f"xnet: error: corrupt checkpoint {run.relative_to(tmp_path) / 'checkpoint.pt'}")
     assert not (run / "metrics.json").exists()
     assert (run / "checkpoint.pt").read_bytes() == b"not a checkpoint"
+
+
+def test_a_synthetic_set_beyond_memory_is_refused_before_it_is_generated(monkeypatch):
+    from xnet import data
+
+    monkeypatch.setattr(data, "available_memory", lambda: 2**30)  # 1 GiB free
+    with pytest.raises(UserError, match=r"train_size: 1,000,000 synthetic 3x32x32 images need about 5.7 GiB") as e:
+        data.build_datasets("synthetic-cifar10", train_size=1_000_000, val_size=10)
+    assert "--train-size" in str(e.value) and "\n" not in str(e.value)
+    tr, _, _ = data.build_datasets("synthetic-cifar10", train_size=20, val_size=10)  # small sets still build
+    assert len(tr) == 20

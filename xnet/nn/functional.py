@@ -237,7 +237,11 @@ def _compute_dtype(x, weight, supported=None):
     ``supported``: the dtypes the kernel has; anything else is computed in float32.
     """
     dt = torch.promote_types(x.dtype, weight.dtype)
-    if torch.is_autocast_enabled(x.device.type):
+    try:
+        autocast = torch.is_autocast_enabled(x.device.type)
+    except RuntimeError:  # a device type without autocast (meta: counting MACs without data)
+        autocast = False
+    if autocast:
         dt = torch.get_autocast_dtype(x.device.type)
     return dt if supported is None or dt in supported else torch.float32
 
