@@ -236,6 +236,11 @@ def _find_idx(root: Path, stem: str) -> Path | None:
     return None
 
 
+def _missing_fashion(root: Path) -> str | None:
+    """The first of the four Fashion-MNIST files that ``root`` lacks (None: all there)."""
+    return next((s for pair in FASHION_FILES.values() for s in pair if _find_idx(root, s) is None), None)
+
+
 def read_idx(path: str | os.PathLike, ndim: int) -> torch.Tensor:
     """A uint8 IDX file (gzipped or not) with ``ndim`` dimensions, as a tensor; one-line error if corrupt."""
     import gzip
@@ -260,11 +265,11 @@ def read_idx(path: str | os.PathLike, ndim: int) -> torch.Tensor:
 
 def ensure_fashion(root: Path, download: bool) -> None:
     """Download Fashion-MNIST with torchvision into ``root`` if its files are not there."""
-    missing = [s for pair in FASHION_FILES.values() for s in pair if _find_idx(root, s) is None]
-    if not missing:
+    missing = _missing_fashion(root)
+    if missing is None:
         return
     if not download:
-        raise UserError(f"fashion-mnist: missing file {missing[0]}[.gz] in {root} (drop --no-download to download it)")
+        raise UserError(f"fashion-mnist: missing file {missing}[.gz] in {root} (drop --no-download to download it)")
     import torchvision
 
     try:
@@ -274,7 +279,7 @@ def ensure_fashion(root: Path, download: bool) -> None:
     except Exception as e:
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise UserError(
-            f"fashion-mnist: missing file {missing[0]}[.gz] in {root} and the download failed: {why} "
+            f"fashion-mnist: missing file {missing}[.gz] in {root} and the download failed: {why} "
             "(on Debian: apt-get install dataset-fashion-mnist)"
         ) from None
 
@@ -373,12 +378,7 @@ def check_data(name: str, data_dir, download: bool = True) -> DatasetInfo:
                 f"{_CIFAR_FILES[name][0]}/; drop --no-download to download it)"
             )
     if name == "fashion-mnist" and not download:
-        root = fashion_dir(data_dir)
-        for stem in (s for pair in FASHION_FILES.values() for s in pair):
-            if _find_idx(root, stem) is None:
-                raise UserError(
-                    f"fashion-mnist: missing file {stem}[.gz] in {root} (drop --no-download to download it)"
-                )
+        ensure_fashion(fashion_dir(data_dir), download=False)  # the one-line error of a missing file
     return info
 
 

@@ -24,13 +24,16 @@ import pandas as pd
 
 from ..errors import UserError
 from . import published as pub
+from . import standin
 from .gather import choose_variant
 from .verdicts import (
     MIN_SEEDS,
+    MIN_SEEDS_SPREAD,
     NOT_AT_PAPER_SCALE,
     NOT_REPRODUCED,
     NOT_RUN,
     REPRODUCED,
+    SPREAD_LIMIT,
     TOLERANCE,
     TOO_FEW_SEEDS,
     summary,
@@ -38,8 +41,6 @@ from .verdicts import (
 from .writers import scale_text as _scale_text
 from .writers import variant_text, write_csv, write_md
 
-MIN_SEEDS_SPREAD = 3  # a claim about the seed-to-seed spread needs a spread estimated from 3 seeds
-SPREAD_LIMIT = 0.3  # Section 5.4: "the accuracy values change only by less than 0.3% across runs"
 GAP_ABOUT_4 = 3.0  # "by about 4%" / "by over 4%": a mean gap of at least 3 points counts
 CRITERION = (
     "Claim verdict: 'not run' if no comparison of the test has reruns on every side; 'not run at paper "
@@ -360,8 +361,6 @@ def claims_table(runs: pd.DataFrame, scale=None, variant: str | None = None) -> 
     mapping) is not needed by the verdicts, which read each run's recorded scale
     (``at_paper_scale``); it is accepted for symmetry with the writers.
     """
-    from . import standin
-
     variant = choose_variant(runs, variant)
     chosen = runs[runs["variant"] == variant] if variant is not None else runs
     ds = stand_in_dataset(chosen)
@@ -386,8 +385,6 @@ def claims_table(runs: pd.DataFrame, scale=None, variant: str | None = None) -> 
 def write_claims(
     table: pd.DataFrame, csv, md, scale_text: str, variant: str | None, stand_in: str | None = None
 ) -> None:
-    from . import standin
-
     criterion = f"{standin.CRITERION} Trained on {stand_in}, not the paper's datasets." if stand_in else CRITERION
     write_csv(table, csv, scale_text, variant, criterion)
     title = f"Claims of the paper, judged on reruns on {stand_in} (a stand-in)" if stand_in else None

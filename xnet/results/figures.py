@@ -86,6 +86,7 @@ def figure_points(experiment, runs: pd.DataFrame, variant: str | None = None) ->
             "published_err": p.err,
             "verdict": v.verdict,
             "train_dataset": ",".join(sorted(set(sel["train_dataset"].astype(str)))),
+            "stand_in": bool(sel["stand_in"].astype(bool).any()),
         }
         if not n:
             pts.append({"series": "", "x": math.nan, "annotation": row.label, **base})
@@ -109,6 +110,7 @@ def figure_points(experiment, runs: pd.DataFrame, variant: str | None = None) ->
         "annotation",
         "verdict",
         "train_dataset",
+        "stand_in",
     ]
     return pd.DataFrame(pts, columns=cols)
 
@@ -178,9 +180,7 @@ def draw_figure(experiment, points: pd.DataFrame, png, pdf, scale_text: str, var
         ax.grid(alpha=0.3, which="both")
     axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle(exp.title, fontsize=10)
-    stand_in = (
-        drawn["train_dataset"].ne(drawn["dataset"]).any() and not drawn["train_dataset"].str.startswith("synth").any()
-    )
+    stand_in = bool(drawn["stand_in"].astype(bool).any())
     legend = "filled: rerun; hollow/dashed: published (placed at the rerun's x); rows without a rerun are not drawn"
     if stand_in:
         legend += "; the reruns trained on a stand-in dataset: the published points are the paper's, on its own dataset"

@@ -73,6 +73,7 @@ RUN_COLUMNS = IDENTITY + [
     "peak_memory_mb",
     "path",
 ]
+INT_COLUMNS = ("compression", "depth", "growth", "block_size", "limit_train_batches", "limit_val_batches")  # nullable
 PAPER_SCALE = (
     "at paper scale: the paper's dataset (not synthetic, not a stand-in), no limit on batches per epoch, and at "
     "least the recipe's epochs"
@@ -195,7 +196,7 @@ def gather(paths, scale: str | None = None) -> pd.DataFrame:
             f"{b}: the same run as {a} ({dup['model'].iloc[0]}, {dup['train_dataset'].iloc[0]}, "
             f"variant {dup['variant'].iloc[0]}, seed {dup['seed'].iloc[0]}); gather one of them"
         )
-    for c in ("compression", "depth", "growth", "block_size", "limit_train_batches", "limit_val_batches"):
+    for c in INT_COLUMNS:
         df[c] = df[c].astype("Int64")
     return df.sort_values(["dataset", "model", "variant", "seed"], kind="stable").reset_index(drop=True)
 
@@ -219,7 +220,7 @@ def read_runs(path) -> pd.DataFrame:
     missing = [c for c in RUN_COLUMNS if c not in df.columns]
     if missing:
         raise UserError(f"{path}: not a runs table of this xnet (missing column {missing[0]!r}); run gather again")
-    for c in ("compression", "depth", "growth", "block_size", "limit_train_batches", "limit_val_batches"):
+    for c in INT_COLUMNS:
         df[c] = df[c].astype("Int64")
     for c in ("at_paper_scale", "stand_in"):
         df[c] = df[c].astype(str).str.lower().isin(("true", "1"))

@@ -36,7 +36,9 @@ import pandas as pd
 from .verdicts import (
     ALPHA,
     MIN_SEEDS,
+    MIN_SEEDS_SPREAD,
     NOT_RUN,
+    SPREAD_LIMIT,
     TOO_FEW_SEEDS,
     does_not_hold_on,
     holds_on,
@@ -45,7 +47,6 @@ from .verdicts import (
     welch,
 )
 
-JUDGED = ("C1", "C2", "C7")
 ANCHORS = {"fashion-mnist": "fashion_benchmark"}  # xnet.results.published.FILES
 TABLE_NOTE = (
     "The reruns trained on a stand-in dataset, not the paper's: the published columns are the paper's numbers on "
@@ -57,8 +58,6 @@ ANCHOR_NOTE = (
 )
 COMPRESSIONS = (2, 4, 8, 16)
 MOBILENET = "mobilenet05_imagenet"
-SPREAD_LIMIT = 0.3  # Section 5.4: "the accuracy values change only by less than 0.3% across runs"
-MIN_SEEDS_SPREAD = 3
 CRITERION = (
     "On a stand-in dataset (not the paper's): C1 holds if X-MobileNet-0.5-C is more accurate than G-MobileNet-0.5-C "
     f"at every C by Welch's two-sided t-test over seeds (p < {ALPHA}), does not hold if G is at some C, else tie; "

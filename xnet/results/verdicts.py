@@ -73,6 +73,8 @@ def is_verdict(v: str) -> bool:
 
 
 MIN_SEEDS = 2
+MIN_SEEDS_SPREAD = 3  # a claim about the seed-to-seed spread needs a spread estimated from 3 seeds
+SPREAD_LIMIT = 0.3  # Section 5.4: "the accuracy values change only by less than 0.3% across runs"
 ALPHA = 0.05
 TOLERANCE = 0.5  # accuracy points: the smallest difference called "within the spread"
 
