@@ -55,10 +55,10 @@ def write_fake_cifar(root, name, n_per_file=6, seed=0):
 
     import numpy as np
 
-    from xnet import data
+    from xnet.data import CIFAR_FILES
 
     rng = np.random.default_rng(seed)
-    folder, train_files, test_files, key = data._CIFAR_FILES[name]
+    folder, train_files, test_files, key = CIFAR_FILES[name]
     k = 10 if name == "cifar10" else 100
     d = root / folder
     d.mkdir(parents=True)

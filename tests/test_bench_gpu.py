@@ -222,7 +222,7 @@ def test_watchdog_writes_the_files_and_exits(tmp_path):
         import time, torch
         from pathlib import Path
         from xnet.bench import gpu
-        gpu.WATCHDOG_GRACE_S = 0.2
+        gpu.spec.WATCHDOG_GRACE_S = 0.2
         out, scratch = Path({str(tmp_path / "out")!r}), Path({str(tmp_path / "scratch")!r})
         out.mkdir(); scratch.mkdir()
         env = dict(command="t", machine="t", started="t", device="cpu", torch="", cuda="", triton="")

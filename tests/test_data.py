@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from xnet import data
+import xnet.data as data
 from xnet.recipes import UserError
 
 from conftest import write_fake_cifar, write_fake_imagefolder
@@ -114,11 +114,11 @@ def test_cifar_pickles(tmp_path, name, n_train):
     assert len(tr) == n_train and len(va) == 6 and info.num_classes == (10 if name == "cifar10" else 100)
     x, y = va[0]
     assert x.shape == (3, 32, 32)
-    raw = pickle.load(open(d / data._CIFAR_FILES[name][2][0], "rb"), encoding="bytes")
+    raw = pickle.load(open(d / data.CIFAR_FILES[name][2][0], "rb"), encoding="bytes")
     expect = torch.as_tensor(raw[b"data"][0]).reshape(3, 32, 32).float() / 255
     mean, std = torch.tensor(info.mean).view(3, 1, 1), torch.tensor(info.std).view(3, 1, 1)
     assert torch.allclose(x, (expect - mean) / std, atol=1e-6)  # channel-major layout, normalized
-    assert y == raw[data._CIFAR_FILES[name][3]][0]
+    assert y == raw[data.CIFAR_FILES[name][3]][0]
     tr2, _, _ = data.build_datasets(name, tmp_path, train_size=4, val_size=2, download=False)
     assert len(tr2) == 4
 
@@ -161,3 +161,33 @@ def test_imagefolder_errors(tmp_path):
     (tmp_path / "only" / "train").mkdir(parents=True)
     with pytest.raises(UserError, match="has no val/ folder"):
         data.build_datasets("imagenet", tmp_path / "only")
+
+
+# ---- fingerprint and the package's lazy names ----------------------------------------------
+def test_fingerprint_hashes_the_files_a_run_reads(tmp_path):
+    assert data.fingerprint("synthetic-cifar10") is None  # generated: no file
+    d = write_fake_cifar(tmp_path, "cifar10")
+    fp = data.fingerprint("cifar10", tmp_path)
+    assert fp == data.fingerprint("cifar10", tmp_path) and len(fp) == 16 and int(fp, 16) >= 0
+    raw = bytearray((d / "test_batch").read_bytes())
+    raw[-20] ^= 1  # one bit of content, same size
+    (d / "test_batch").write_bytes(bytes(raw))
+    assert data.fingerprint("cifar10", tmp_path) != fp
+    (d / "data_batch_2").unlink()
+    with pytest.raises(UserError, match="cifar10: missing file .*data_batch_2"):
+        data.fingerprint("cifar10", tmp_path)
+    with pytest.raises(UserError, match="cifar100: not found in data directory"):  # the loaders' message
+        data.fingerprint("cifar100", tmp_path)
+    root = write_fake_imagefolder(tmp_path / "imnet")
+    fp = data.fingerprint("imagenet", root)
+    assert fp == data.fingerprint("imagenet", root)
+    (root / "val" / "n01" / "extra.png").write_bytes(b"x")
+    assert data.fingerprint("imagenet", root) != fp  # the file list and sizes, not the content
+
+
+def test_lazy_names_are_each_modules_exports():
+    import importlib
+
+    for module, names in data._LAZY_MODULES.items():
+        assert tuple(importlib.import_module(f"xnet.data.{module}").__all__) == names
+    assert data.build_datasets is importlib.import_module("xnet.data.build").build_datasets

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from xnet import data, datasets
+import xnet.data as data
+from xnet.data import catalog as datasets
+from xnet.data import files
 from xnet.errors import UserError
 
 N_TRAIN, N_VAL = 12, 5
@@ -99,18 +101,35 @@ def test_a_stand_in_stands_for_the_model_familys_dataset():
 
 
 def test_default_data_dir_prefers_debians_package(monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "FASHION_DEBIAN_DIR", tmp_path / "absent")
+    monkeypatch.setattr(files, "FASHION_DEBIAN_DIR", tmp_path / "absent")
     assert data.fashion_dir() == data.FASHION_DOWNLOAD_DIR
-    monkeypatch.setattr(data, "FASHION_DEBIAN_DIR", tmp_path)
+    monkeypatch.setattr(files, "FASHION_DEBIAN_DIR", tmp_path)
     assert data.fashion_dir() == tmp_path and data.fashion_dir("elsewhere") == Path("elsewhere")
+
+
+def test_fingerprint_reads_the_files_wherever_they_are_laid_out(tmp_path):
+    write_fashion(tmp_path / "flat", gz=False)
+    write_fashion(tmp_path / "tv", gz=False, layout="torchvision")
+    fp = data.fingerprint("fashion-mnist", tmp_path / "flat")
+    assert fp == data.fingerprint("fashion-mnist", tmp_path / "tv")
+    write_fashion(tmp_path / "other", gz=False, seed=1)
+    assert data.fingerprint("fashion-mnist", tmp_path / "other") != fp
+    with pytest.raises(UserError, match=r"missing file train-images-idx3-ubyte\[\.gz\] in"):
+        data.fingerprint("fashion-mnist", tmp_path / "nowhere")
 
 
 # ---- real data --------------------------------------------------------------------------------
 REAL = data.FASHION_DEBIAN_DIR
-HAVE_REAL = data._missing_fashion(REAL) is None
+HAVE_REAL = data.missing_fashion(REAL) is None
 needs_real = pytest.mark.skipif(
     not HAVE_REAL, reason=f"Fashion-MNIST not installed in {REAL} (apt-get install dataset-fashion-mnist)"
 )
+
+
+@needs_real
+def test_real_files_fingerprint_is_stable():
+    fp = data.fingerprint("fashion-mnist")  # the default directory: Debian's package
+    assert fp == data.fingerprint("fashion-mnist", REAL) and len(fp) == 16
 
 
 @needs_real
@@ -136,7 +155,7 @@ def test_x_and_g_models_learn_real_images(tmp_path, model):
     at this budget: 33% (seed 0, 2-core CPU); 65% after 20,000 images in a calibration run, and
     77.4% after 60,000 in the panel of docs/real-data.md.  A model that does not learn, or a loader that pairs images
     with the wrong labels, stays near 10%."""
-    from xnet.train import train as run_training
+    from xnet.training import train as run_training
     from xnet.training.config import TrainConfig
 
     shutil.rmtree(tmp_path / "run", ignore_errors=True)

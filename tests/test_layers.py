@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+import xnet.nn.block as XB
 import xnet.nn.functional as XF
+import xnet.nn.gather as XG
 from xnet.graphs import block_graph, grouped_graph, random_expander
 from xnet.nn import XConv2d, XLinear, conv, linear
 
@@ -73,7 +75,7 @@ def test_conv_backends_match_dense(backend, shape, device):
 
 
 def test_gather_backend_in_chunks(monkeypatch):
-    monkeypatch.setattr(XF, "GATHER_CHUNK_BYTES", 4 * 1000)  # force many small chunks
+    monkeypatch.setattr(XG, "GATHER_CHUNK_BYTES", 4 * 1000)  # force many small chunks
     torch.manual_seed(0)
     layer = XConv2d(10, 9, 3, padding=1, degree=4, seed=0, backend="gather")
     _conv_case(layer, torch.randn(2, 10, 7, 7))
@@ -271,7 +273,7 @@ def test_auto_rule():
 def test_block_matmul_gradcheck(monkeypatch, chunk_bytes):
     # the CPU block-sparse matmul (1x1 conv and linear) against autograd's numerical gradients, in
     # float64, whether the samples run in one chunk or one by one
-    monkeypatch.setattr(XF, "BLOCK_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(XB, "BLOCK_CHUNK_BYTES", chunk_bytes)
     torch.manual_seed(0)
     conv = XConv2d(12, 8, 1, degree=6, block_size=2, seed=3, backend="block").double()
     x = torch.randn(3, 12, 2, 3, dtype=torch.float64, requires_grad=True)
@@ -283,6 +285,45 @@ def test_block_matmul_gradcheck(monkeypatch, chunk_bytes):
     assert torch.autograd.gradcheck(
         lambda x, w: XF.xlinear(x, w, lin.neighbors, backend="block", block_size=3), (x, lin.weight)
     )
+
+
+def test_block_conv1x1_on_maps_batches_over_samples(monkeypatch):
+    # 1x1 block X-Conv on NCHW maps of >= BLOCK_MAPS_MIN_PIXELS pixels runs _BlockConv1x1 (one
+    # batched matmul over the samples per weight block, nothing transposed): numerical gradients
+    # in float64, an input block no output reads (zero gradient), weight-only and input-only grads
+    calls = []
+    apply = XB._BlockConv1x1.apply
+    monkeypatch.setattr(XB._BlockConv1x1, "apply", lambda *a: calls.append(1) or apply(*a))
+    torch.manual_seed(0)
+    conv = XConv2d(32, 8, 1, degree=8, block_size=4, seed=3, backend="block").double()  # 8 input blocks, 4 read
+    assert {u for row in XB._block_table(conv.neighbors, 4) for u in row} != set(range(8))
+    x = torch.randn(2, 32, 6, 6, dtype=torch.float64, requires_grad=True)  # 36 pixels
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: XF.xconv2d(x, w, conv.neighbors, b, backend="block", block_size=4), (x, conv.weight, conv.bias)
+    )
+    assert calls
+    ref = F.conv2d(x, conv.dense_weight(), conv.bias)
+    (gw,) = torch.autograd.grad(conv(x.detach()).sum(), conv.weight)
+    (gw0,) = torch.autograd.grad(ref.sum(), conv.weight)
+    _assert_close(gw, gw0)
+    w = conv.weight.detach()
+    (gx,) = torch.autograd.grad(XF.xconv2d(x, w, conv.neighbors, None, backend="block", block_size=4).sum(), x)
+    (gx0,) = torch.autograd.grad(F.conv2d(x, conv.dense_weight().detach()).sum(), x)
+    _assert_close(gx, gx0)
+    n = len(calls)
+    conv.float()(torch.randn(2, 32, 5, 6))  # 30 pixels: the transposing block-sparse matmul
+    conv(torch.randn(2, 32, 6, 6).contiguous(memory_format=torch.channels_last))  # and channels_last
+    assert len(calls) == n
+
+
+def test_block_conv1x1_on_maps_under_autocast():
+    torch.manual_seed(0)
+    layer = XConv2d(64, 64, 1, degree=32, block_size=16, bias=False, seed=0, backend="block")
+    x = torch.randn(2, 64, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), F.conv2d(x, layer.dense_weight(), layer.bias), rtol=3e-2, atol=3e-2)
 
 
 def test_block_matmul_partial_grads_and_layouts():
@@ -361,10 +402,10 @@ def test_backends_under_autocast(backend, k):
 def test_gathered_block_path_used_on_cuda(monkeypatch):
     # 1x1 / linear block layers take one grouped convolution over gathered blocks on CUDA; the same ops
     # run on CPU, so check that path here too, forward and backward
-    monkeypatch.setattr(XF, "_use_block_matmul", lambda x: False)
+    monkeypatch.setattr(XB, "_use_block_matmul", lambda x: False)
     calls = []
-    gather = XF._gather_blocks
-    monkeypatch.setattr(XF, "_gather_blocks", lambda *a: calls.append(1) or gather(*a))
+    gather = XG._gather_blocks
+    monkeypatch.setattr(XG, "_gather_blocks", lambda *a: calls.append(1) or gather(*a))
     torch.manual_seed(0)
     _conv_case(XConv2d(32, 16, 1, degree=24, block_size=8, seed=0, backend="block"), torch.randn(3, 32, 5, 4))
     _conv_case(XConv2d(16, 24, 1, 2, degree=8, block_size=8, seed=1, backend="block"), torch.randn(2, 16, 7, 7))
@@ -437,7 +478,7 @@ def test_input_regular_linear_backends_match_dense(backend, cin, cout, d, lead, 
 
 
 def test_input_regular_gather_in_chunks(monkeypatch):
-    monkeypatch.setattr(XF, "GATHER_CHUNK_BYTES", 2000)  # force chunks of one or two inputs
+    monkeypatch.setattr(XG, "GATHER_CHUNK_BYTES", 2000)  # force chunks of one or two inputs
     torch.manual_seed(0)
     _conv_case(
         XConv2d(10, 14, 3, padding=1, degree=4, regular="input", seed=0, backend="gather"), torch.randn(2, 10, 7, 7)

@@ -75,16 +75,37 @@ EXTRA_NAMES = _accuracy_only_names()
 ALL_NAMES = CORE_NAMES + EXTRA_NAMES
 
 
-def test_list_models_are_the_recipe_families():
+def test_the_families_are_the_recipe_families():
     families = {r["family"] for r in _csv("recipes.csv")}
-    assert set(list_models()) == families == set(FAMILIES)
+    assert families == set(FAMILIES)
+
+
+def test_list_models_lists_every_published_name_and_the_families():
+    from xnet.models.registry import _general_form
+    from xnet.models.zoo import PUBLISHED
+
+    names = list_models()
+    assert set(ALL_NAMES) | set(FAMILIES) <= set(names) and len(names) == len(set(names))
+    assert names.index("X-DenseNet-BC-40-24-2") < names.index("X-DenseNet-BC-40-100-4")  # numbers by value
+    assert list_models("X-MobileNet-0.5-*") == [f"X-MobileNet-0.5-{c}" for c in (2, 4, 8, 16)]
+    assert list_models(["g-mobilenet*", "*_cifar"]) == [
+        "densenet_bc_cifar",
+        *(f"G-MobileNet-0.5-{c}" for c in (2, 4, 8, 16)),
+        "vgg16_cifar",
+    ]
+    for key, m in PUBLISHED.items():  # the table agrees with the general forms wherever one applies
+        form = _general_form(m.name, key) if not key.startswith(("x-vgg", "x-alexnet")) else None
+        assert form is None or form == (m.family, m.kwargs), m.name
+    with torch.device("meta"):  # every listed name builds (those ALL_NAMES does not build: here)
+        for name in sorted(set(names) - set(ALL_NAMES)):
+            assert isinstance(create(name), nn.Module)
 
 
 @pytest.mark.parametrize("variant", ["original", "paper"])
 @pytest.mark.parametrize("name", ALL_NAMES)
 def test_every_published_name_resolves(name, variant):
     spec = resolve(name, variant=variant)
-    assert spec.family in list_models() and spec.variant == variant
+    assert spec.family in FAMILIES and spec.variant == variant
     assert spec.default_dataset == ("cifar10" if spec.family.endswith("cifar") else "imagenet")
     assert spec.input_size == ((3, 32, 32) if spec.default_dataset == "cifar10" else (3, 224, 224))
     facts = spec.facts()

@@ -151,10 +151,13 @@ def test_bad_values(over, fragment):
         resolve_recipe("densenet_bc_cifar", over)
 
 
-def test_optimizer_helpers_still_importable_from_recipes():
-    assert xnet.recipes.build_optimizer is build_optimizer and xnet.recipes.FlooredMultiStepLR is FlooredMultiStepLR
-    with pytest.raises(AttributeError):
-        xnet.recipes.no_such_thing  # noqa: B018
+def test_optimizer_helpers_live_in_training_optim_only():
+    """xnet.recipes is torch-free and imports nothing of xnet.training (no import cycle, no shim)."""
+    import xnet.training.optim as optim
+
+    assert optim.build_optimizer is build_optimizer and optim.FlooredMultiStepLR is FlooredMultiStepLR
+    for name in ("build_optimizer", "build_scheduler", "FlooredMultiStepLR", "no_such_thing"):
+        assert not hasattr(xnet.recipes, name)
 
 
 @pytest.mark.parametrize("item", ["weight_decay=nan", "lr_floor=inf", "lr=-inf", "momentum=nan", "gamma=1e999"])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from xnet.errors import RecordError
-from xnet.results.record import (
+from xnet.runs.record import (
     PAPER_DATASETS,
     RECORD_FORMAT,
     RUN_RECORD_SCHEMA,
@@ -103,6 +103,16 @@ def test_schema_lists_every_field():
     assert set(RUN_RECORD_SCHEMA["required"]) == set(sample())
 
 
+def test_schema_is_generated_from_the_dataclass():
+    # a field is one line of RunRecord: its schema beside it, optional (absent from older records) iff None by default
+    import dataclasses
+
+    for f in dataclasses.fields(RunRecord):
+        assert RUN_RECORD_SCHEMA["properties"][f.name] is f.metadata["schema"]
+        assert (f.name in RUN_RECORD_SCHEMA["required"]) == (f.default is not None), f.name
+    assert list(RUN_RECORD_SCHEMA["properties"])[0] == "format"  # first in metrics.json
+
+
 def test_agrees_with_jsonschema():
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator.check_schema(RUN_RECORD_SCHEMA)
@@ -176,7 +186,7 @@ def test_load_errors_name_the_file(tmp_path, content, fragment):
 
 
 def test_paper_datasets_match_the_catalog():
-    from xnet.datasets import DATASETS
+    from xnet.data.catalog import DATASETS
 
     assert PAPER_DATASETS == {k: v.stands_for for k, v in DATASETS.items()}
 
@@ -188,7 +198,7 @@ def test_record_module_imports_without_torch():
     # the modules of the record import no torch (the package's __init__ is bypassed here: see the next test)
     code = _NO_TORCH + (
         "import types; pkg = types.ModuleType('xnet'); pkg.__path__ = [sys.argv[1]]; sys.modules['xnet'] = pkg\n"
-        "from xnet.results.record import RunRecord; import xnet.training.config, xnet.training.rundir\n"
+        "from xnet.runs.record import RunRecord; import xnet.training.config, xnet.runs.files\n"
         "print('ok')"
     )
     p = subprocess.run([sys.executable, "-c", code, str(ROOT / "xnet")], capture_output=True, text=True, cwd=ROOT)
@@ -197,7 +207,10 @@ def test_record_module_imports_without_torch():
 
 def test_import_xnet_results_record_without_torch():
     p = subprocess.run(
-        [sys.executable, "-c", _NO_TORCH + "import xnet.results.record"], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-c", _NO_TORCH + "import xnet.runs.record\nassert 'jsonschema' not in sys.modules"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert p.returncode == 0, p.stderr[-2000:]
 

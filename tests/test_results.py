@@ -1,5 +1,6 @@
 """xnet.results: torch-free import, published loader and units, gather, tables, claims, figures, curves, CLI."""
 
+import json
 import math
 import subprocess
 import sys
@@ -9,10 +10,11 @@ import pandas as pd
 import pytest
 
 from xnet.errors import RecordError, UserError
+from xnet.recipes import resolve_recipe
 from xnet.results import claims, curves, figures, gather, published, tables
 from xnet.results.__main__ import main as cli
 from xnet.results.experiments import experiment
-from xnet.results.record import RunRecord
+from xnet.runs.record import RunRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,16 +31,20 @@ def record(
     seed=0,
     best_acc=94.5,
     final_acc=None,
-    epochs=3,
-    recipe_epochs=3,
+    epochs=None,
+    recipe_epochs=None,
     limit=None,
     params=400_000,
     macs=144_000_000,
     variant="original",
 ) -> RunRecord:
-    """A valid run record whose best epoch has ``best_acc`` and whose last epoch has ``final_acc``."""
+    """A valid run record whose best epoch has ``best_acc`` and whose last epoch has ``final_acc``; by
+    default at paper scale on ``dataset``: the published recipe of ``family``, for its epochs."""
+    published = resolve_recipe(family, {}).to_dict()
+    epochs = published["epochs"] if epochs is None else epochs
+    recipe_epochs = published["epochs"] if recipe_epochs is None else recipe_epochs
     final_acc = best_acc - 0.2 if final_acc is None else final_acc
-    errs = [100 - best_acc + 5.0, 100 - best_acc, 100 - final_acc][-epochs:]
+    errs = ([100 - best_acc + 5.0] * max(1, epochs - 2) + [100 - best_acc, 100 - final_acc])[-epochs:]
     hist = [
         {
             "epoch": e + 1,
@@ -68,7 +74,7 @@ def record(
             "seed": seed,
             "num_classes": 10,
             "input_size": [3, 32, 32],
-            "recipe": {"epochs": recipe_epochs, "lr": 0.1},
+            "recipe": {**published, "epochs": recipe_epochs},
             "epochs": epochs,
             "batch_size": 64,
             "limit_train_batches": limit,
@@ -122,8 +128,10 @@ def mobilenet(conv, c, acc, seed, **kw):
 _MODULES = (
     "import xnet.results, xnet.results.published, xnet.results.gather, xnet.results.verdicts\n"
     "import xnet.results.tables, xnet.results.claims, xnet.results.figures, xnet.results.curves\n"
-    "import xnet.results.record, xnet.results.experiments, xnet.results.paths, xnet.results.__main__\n"
-    "assert 'matplotlib' not in sys.modules\n"
+    "import xnet.runs.record, xnet.results.experiments, xnet.runs.layout, xnet.results.__main__\n"
+    "import xnet.runs, xnet.results.claim_checks, xnet.results.published_schema\n"
+    "assert 'matplotlib' not in sys.modules and 'jsonschema' not in sys.modules\n"
+    "assert not [m for m in sys.modules if m.startswith(('xnet.training', 'xnet.nn'))]\n"
     "print(len(xnet.results.published.files()))"
 )
 
@@ -224,13 +232,13 @@ def test_gather_rows_come_from_their_own_records(tmp_path):
     assert list(df.columns) == gather.RUN_COLUMNS and len(df) == 6
     for _, r in df.iterrows():  # identity and results agree
         rec = RunRecord.load(r["path"])
-        assert (r["model"], r["seed"], r["train_dataset"]) == (rec.model, rec.seed, rec.dataset)
+        assert (r["model"], r["seed"], r["dataset"]) == (rec.model, rec.seed, rec.dataset)
         assert r["best_top1_acc"] == pytest.approx(100 - rec.best_top1_err)
-    cifar10 = df[(df["model"] == "X-DenseNet-BC-40-24-2") & (df["dataset"] == "cifar10")]
+    cifar10 = df[(df["model"] == "X-DenseNet-BC-40-24-2") & (df["paper_dataset"] == "cifar10")]
     assert list(cifar10["seed"]) == [0, 1, 2] and list(cifar10["best_top1_acc"]) == pytest.approx([94, 95, 96])
     assert cifar10["at_paper_scale"].all()
-    synth = df[df["train_dataset"] == "synthetic-cifar10"].iloc[0]
-    assert synth["dataset"] == "cifar10" and not synth["at_paper_scale"]
+    synth = df[df["dataset"] == "synthetic-cifar10"].iloc[0]
+    assert synth["paper_dataset"] == "cifar10" and not synth["at_paper_scale"]
     assert not df[df["limit_train_batches"].notna()]["at_paper_scale"].any()  # limited batches
     assert not df[df["model"] == "X-DenseNet-BC-40-36-2"]["at_paper_scale"].any()  # 2 of 300 epochs
     gather.write_runs(df, tmp_path / "runs.csv")
@@ -253,6 +261,54 @@ def test_gather_names_a_corrupt_file(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(UserError, match="missing column 'model'"):
         gather.read_runs(tmp_path / "bad.csv")
+
+
+def test_a_shortened_or_changed_recipe_is_not_at_paper_scale(tmp_path):
+    # `--set epochs=3` records 3 as its recipe's epochs: the published recipe (300) decides, not the run's own
+    assert gather.at_paper_scale(record())
+    assert not gather.at_paper_scale(record(epochs=3, recipe_epochs=3))
+    d = record().to_dict()
+    d["recipe"]["lr"] = 0.2  # `--set lr=0.2`: another recipe
+    assert not gather.at_paper_scale(RunRecord.from_dict(d))
+    d = record().to_dict()
+    d["family"] = "no_such_family"  # a family without a published recipe
+    assert not gather.at_paper_scale(RunRecord.from_dict(d))
+
+
+def test_gather_checks_the_identity_of_a_record_in_a_run_directory(tmp_path):
+    rec = record(seed=2)
+    rec.config = {"model": rec.model, "variant": rec.variant, "dataset": rec.dataset, "seed": 2, "epochs": rec.epochs}
+    (path,) = write(tmp_path, [rec])
+    assert len(gather.gather([path])) == 1
+    d = rec.to_dict()
+    d["config"] = {**d["config"], "seed": 1, "epochs": 3}  # a record whose identity is another run
+    path.write_text(json.dumps(d))
+    with pytest.raises(RecordError) as e:
+        gather.gather([path])
+    msg = str(e.value)
+    assert msg.startswith(
+        f"{path}: the run's identity (config) is not the run the record reports: seed is 1, expected 2"
+    )
+    assert msg.endswith("(and 1 more)") and "\n" not in msg
+
+
+def test_runs_table_of_an_older_xnet_is_read_under_todays_names():
+    runs = gather.read_runs(ROOT / "docs" / "real-data" / "runs.csv")  # columns dataset, train_dataset
+    assert set(runs["paper_dataset"]) == {"imagenet"} and set(runs["dataset"]) == {"fashion-mnist"}
+
+
+def test_tables_and_figures_agree_on_a_stand_in(tmp_path):
+    recs = []
+    for conv, c in (("dense", 1), ("x", 4), ("g", 4)):
+        for s in (0, 1):
+            d = mobilenet(conv, c, 60.0, s).to_dict()
+            d.update(dataset="fashion-mnist", stands_for="imagenet")
+            recs.append(RunRecord.from_dict(d))
+    runs = gather.gather(write(tmp_path, recs))
+    t = tables.build_table("table5", runs).set_index("label")
+    f = figures.figure_points("figure3", runs).drop_duplicates("label").set_index("label")
+    for label in ("Base", "X4", "G4"):
+        assert t.loc[label, "verdict"] == f.loc[label, "verdict"] == "other dataset: fashion-mnist"
 
 
 # ---- tables --------------------------------------------------------------------------------------
@@ -350,10 +406,10 @@ def test_table2_keeps_the_pruning_rows_and_table1_counts_flops(tmp_path):
     assert "FLOPs = 2 x MACs" in t1.loc["ResNet-34", "published_count"]
 
 
-def test_snakemake_params_shapes(tmp_path):
-    # a rule passes the experiment as Experiment.to_dict() and the scale as the configuration's mapping
+def test_selected_experiment_and_scale_mapping(tmp_path):
+    # a selected part of an experiment, and the scale as the configuration's mapping
     runs = gather.gather(write(tmp_path, [record(seed=s, dataset="synthetic-cifar10", limit=2) for s in (0, 1)]))
-    exp = experiment("table4").select(rows=["XDNetBC-40-24"], seeds=[0, 1]).to_dict()
+    exp = experiment("table4").select(rows=["XDNetBC-40-24"], seeds=[0, 1])
     t = tables.make_table(exp, runs, tmp_path / "t4", scale={"name": "smoke", "description": "synthetic data"})
     assert list(t["label"]) == ["XDNetBC-40-24"] and t["verdict"].iloc[0] == "not run at paper scale"
     assert "Scale: SMOKE - synthetic data; NOT at paper scale" in (tmp_path / "t4.md").read_text()

@@ -14,7 +14,7 @@ import torch
 
 from xnet import cli
 from xnet.evaluate import evaluate_checkpoint
-from xnet.train import load_checkpoint, train
+from xnet.training import load_checkpoint, train
 
 from conftest import TINY_ARGS, tiny_train_config
 
@@ -128,7 +128,7 @@ def test_end_to_end_metrics(finished_run):
         assert 0 <= h["val_top1_err"] <= 100 and h["train_loss"] > 0
     assert m["top1_err"] == m["history"][-1]["val_top1_err"]
     # the run record: the model's facts, validated on load
-    from xnet.results.record import RunRecord
+    from xnet.runs.record import RunRecord
 
     rec = RunRecord.load(out / "metrics.json")
     assert (rec.family, rec.conv, rec.compression, rec.depth, rec.growth, rec.variant) == (
@@ -188,6 +188,23 @@ def test_evaluate_checkpoint(finished_run, capsys):
 
 def _cfg(out, **kw):
     return tiny_train_config(out, **kw)
+
+
+def test_prepare_decides_the_run_without_touching_it(tmp_path):
+    import dataclasses
+
+    from xnet.errors import UserError
+    from xnet.training import prepare
+
+    cfg = tiny_train_config(tmp_path / "r")
+    plan = prepare(cfg)
+    assert not (tmp_path / "r").exists() and plan.cfg is not cfg
+    assert (plan.epochs, plan.batch_size, plan.world, plan.amp, plan.per_rank) == (3, 32, 1, False, 32)
+    assert plan.identity.model_kwargs == TINY_ARGS and plan.identity.epochs == 3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.epochs = 4
+    with pytest.raises(UserError, match="batch_size 32 is not divisible by the 3 processes"):
+        prepare(cfg, world=3)
 
 
 def test_kill_and_resume_gives_identical_metrics(tmp_path, capsys):

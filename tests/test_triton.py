@@ -326,11 +326,11 @@ def _saved_during(layer, x):
 
 @pytest.mark.parametrize("backend,k,cuda_path", [("block", 3, False), ("block", 1, True), ("gather", 3, False)])
 def test_gathered_copy_is_not_saved_for_backward(monkeypatch, backend, k, cuda_path):
-    import xnet.nn.functional as XF
+    import xnet.nn.block as XB
     from xnet.nn import XConv2d
 
     if cuda_path:
-        monkeypatch.setattr(XF, "_use_block_matmul", lambda x: False)
+        monkeypatch.setattr(XB, "_use_block_matmul", lambda x: False)
     layer = XConv2d(
         64, 64, k, padding=k // 2, degree=32, block_size=8 if backend == "block" else None, seed=0, backend=backend
     )
@@ -346,10 +346,10 @@ def test_gathered_copy_is_not_saved_for_backward(monkeypatch, backend, k, cuda_p
 
 @pytest.mark.parametrize("backend", ["block", "gather"])
 def test_autocast_casts_before_gathering(monkeypatch, backend):
-    import xnet.nn.functional as XF
+    import xnet.nn.block as XB
     from xnet.nn import XConv2d
 
-    monkeypatch.setattr(XF, "_use_block_matmul", lambda x: False)
+    monkeypatch.setattr(XB, "_use_block_matmul", lambda x: False)
     layer = XConv2d(32, 32, 1, degree=16, block_size=8 if backend == "block" else None, seed=0, backend=backend)
     x = torch.randn(2, 32, 4, 4, requires_grad=True)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -361,10 +361,10 @@ def test_autocast_casts_before_gathering(monkeypatch, backend):
 
 @pytest.mark.parametrize("backend,k", [("block", 1), ("block", 3), ("gather", 3)])
 def test_channels_last_stays_channels_last(monkeypatch, backend, k):
-    import xnet.nn.functional as XF
+    import xnet.nn.block as XB
     from xnet.nn import XConv2d
 
-    monkeypatch.setattr(XF, "_use_block_matmul", lambda x: False)
+    monkeypatch.setattr(XB, "_use_block_matmul", lambda x: False)
     layer = XConv2d(
         32,
         48,

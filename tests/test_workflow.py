@@ -54,7 +54,7 @@ def dryrun(tmp_path, *args):
     job counts, the text."""
     out = snakemake("-n", "-F", "--cores", "4", *args, cwd=tmp_path)
     jobs = re.findall(
-        r"rule train:.*?wildcards: scale=([^,]+), dataset=([^,]+), model=([^,]+), variant=([^,]+), "
+        r"rule train:.*?wildcards: scale=([^,]+), paper_dataset=([^,]+), model=([^,]+), variant=([^,]+), "
         r"seed=(\d+)",
         out,
         flags=re.S,
@@ -172,14 +172,14 @@ def test_config_validates(name):
 
 
 def test_run_dir_template_is_the_runs_identity():
-    from xnet.results.paths import Layout, parse_run_dir
+    from xnet.runs.layout import Layout, parse_run_dir
 
     lay = Layout("runs")
     path = lay.metrics("smoke", "cifar10", "X-VGG16-1", "paper", 3)
     assert path == "runs/smoke/cifar10/X-VGG16-1/paper/seed3/metrics.json"
     assert parse_run_dir(path) == {
         "scale": "smoke",
-        "dataset": "cifar10",
+        "paper_dataset": "cifar10",
         "model": "X-VGG16-1",
         "variant": "paper",
         "seed": 3,
@@ -340,7 +340,7 @@ def test_tiny_workflow_end_to_end(tmp_path):
     assert (tmp_path / "results" / "tables" / "claims.md").exists()
     runs = pd.read_csv(tmp_path / "results" / "runs.csv")
     assert len(runs) == 3 and set(runs["variant"]) == {"original"}
-    assert set(runs["train_dataset"]) == {"synthetic-cifar10", "synthetic-imagenet"}
+    assert set(runs["dataset"]) == {"synthetic-cifar10", "synthetic-imagenet"}
     assert (tmp_path / "figures" / "figure3.png").stat().st_size > 1000
     assert list((tmp_path / "figures" / "curves").glob("X-VGG16-2_cifar10_original.png"))
     for log in ("gather", "table4", "figure3", "claims", "curves"):

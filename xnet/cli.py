@@ -4,9 +4,8 @@ The flags come from the fields of :class:`~xnet.training.config.TrainConfig` and
 :class:`~xnet.training.config.EvaluateConfig` (one source).  Bad input gives one line on stderr
 (``xnet: error: ...``) and exit status 2, never a traceback; an interrupt exits with 130.
 
-:class:`OneLineParser` and the argument types :func:`positive_int` / :func:`nonnegative_int` give
-the other entry points (``python -m xnet.graphs``, ``xnet.profile``, ``xnet.results``) the same
-one-line errors.  Torch-free.
+The other entry points (``python -m xnet.graphs``, ``xnet.profile``, ``xnet.results``) get the
+same one-line errors from :mod:`xnet.arguments`.  Torch-free.
 """
 
 from __future__ import annotations
@@ -17,35 +16,6 @@ import sys
 
 from .errors import UserError, one_line
 from .training.config import EvaluateConfig, TrainConfig, add_arguments, config_from_args
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line on stderr, ``xnet: error: MESSAGE (see PROG
-    --help)``, and exits with status 2 (argparse's default prints the usage first)."""
-
-    def error(self, message):
-        print(f"xnet: error: {one_line(message)} (see {self.prog} --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _int(text: str, minimum: int, what: str) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse ``type``: an integer >= 1 (the error names the argument: ``argument --sizes: ...``)."""
-    return _int(text, 1, "a positive integer")
-
-
-def nonnegative_int(text: str) -> int:
-    """argparse ``type``: an integer >= 0."""
-    return _int(text, 0, "an integer >= 0")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -95,7 +65,7 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "train":
-            from .train import train
+            from .training.trainer import train
 
             train(config_from_args(TrainConfig, args))
         else:
@@ -122,7 +92,7 @@ def main(argv=None) -> int:
                 check_json_out(cfg.json_out, force=args.force, checkpoint=cfg.checkpoint)
                 from pathlib import Path
 
-                from .training.rundir import atomic_write_json, write_error
+                from .runs.files import atomic_write_json, write_error
 
                 try:
                     atomic_write_json(Path(cfg.json_out), res)

@@ -10,13 +10,13 @@ import torch
 from . import data as xdata
 from .errors import UserError
 from .nn import check_state_dict
+from .runs.files import CHECKPOINT, LOCK, LOG, METRICS
 from .training.checkpoint import load_checkpoint, nonfinite_state
 from .training.config import EvaluateConfig, default_workers
-from .training.engine import evaluate_model
+from .training.engine import Runtime, evaluate_model
 from .training.model import create_model, model_facts, profile_model, resolve_model
-from .training.rundir import CHECKPOINT, LOCK, LOG, METRICS
 
-# A run directory's own files (xnet.training.rundir, and the Snakemake job log beside them), with
+# A run directory's own files (xnet.runs.files, and the Snakemake job log beside them), with
 # the ``.tmp`` of their atomic writes: ``--json`` never writes one, wherever it lies (a JSON named
 # metrics.json is taken for a run record by ``xnet.results gather``, one named checkpoint.pt for a
 # checkpoint by ``xnet train --out``).
@@ -122,9 +122,7 @@ def evaluate_checkpoint(
     workers = cfg.workers if cfg.workers is not None else default_workers(dataset)
     loader = torch.utils.data.DataLoader(val_ds, batch_size=cfg.batch_size, shuffle=False, num_workers=workers)
     try:
-        res = evaluate_model(
-            model, loader, dev, cfg.limit_val_batches, amp=False, progress=cfg.progress, desc="evaluate"
-        )
+        res = evaluate_model(model, loader, Runtime(dev, progress=cfg.progress), cfg.limit_val_batches, desc="evaluate")
     except UserError as e:
         raise UserError(f"checkpoint {path}: {e}") from None
     counts = profile_model(model, info.input_size)

@@ -15,35 +15,33 @@ import csv
 import io
 import sys
 
-from .cli import OneLineParser
+from .arguments import OneLineParser
 from .errors import UserError, one_line
+from .names import VARIANTS
 
-VARIANTS = ("original", "paper")
+# Notes on single models are the published-model table's (xnet.models.zoo, ``note=``); these two
+# are rules for whole groups of rows.
 TABLE1_NOTE_X = "published X column is about half the dense row"
-NOTES = {
-    "DenseNet-BC-161": "published 110 does not follow 2 x MACs (misprint, see CONVENTIONS.md)",
-    "X-DenseNet-BC-2-161": "published 55 is half of the misprinted dense 110",
-    "X-DenseNet-BC-40-24-2": "published params rounded to 0.1M; original: dense transitions (its logs)",
-    "X-DenseNet-BC-40-36-2": "original: dense transitions (its logs)",
-    "X-VGG16-1": "paper: compression 9 chosen to hit the total; original: no log (CONVENTIONS.md)",
-    "X-VGG16-2": "paper: compression 13 chosen to hit the total; original: the logged expandcfg 'D'",
-    "X-AlexNet-1": "paper: fc degrees (768, 384, 384) chosen to hit the total; original: released code",
-    "X-AlexNet-2": "paper: fc degrees (1152, 512, 512) chosen to hit the total; original: released code",
-    "MobileNet-0.5": "original: 32-channel stem, 32 -> 32 first and 512 -> 1024 last pointwise",
-    "X-DenseNet-BC-40-200-30": "paper text rounds (0.6B FLOPs)",
-}
 README_MOBILENET_NOTE = "paper: a constant ~0.5M below at every C (= the classifier's MACs)"
-# Table 5's G-MobileNets have no published count: listed to show their counts beside the X ones.
-G_MOBILENET = tuple(f"G-MobileNet-0.5-{c}" for c in (2, 4, 8, 16))
+
+
+def g_mobilenets() -> list[str]:
+    """Table 5's G-MobileNets (from the published-model table): no published count, listed to show
+    their counts beside the X ones."""
+    from .models.zoo import PUBLISHED
+
+    return [m.name for m in PUBLISHED.values() if m.family == "mobilenet05_imagenet" and m.kwargs.get("conv") == "g"]
 
 
 def published_rows() -> list[dict]:
     """model, source, unit, published (as printed, None where not published), per, note."""
+    from .models.zoo import PUBLISHED, key
     from .results import published
 
     rows = []
     for r in published.counts().itertuples():
-        note = NOTES.get(r.model, "")
+        entry = PUBLISHED.get(key(r.model))
+        note = entry.note if entry is not None else ""
         if r.source == "Table 1" and r.model.startswith("X-") and not note:
             note = TABLE1_NOTE_X
         if r.model.startswith("X-MobileNet") and not note:
@@ -59,7 +57,7 @@ def published_rows() -> list[dict]:
                 "note": note,
             }
         )
-    for name in G_MOBILENET:
+    for name in g_mobilenets():
         rows.append(
             {
                 "model": name,

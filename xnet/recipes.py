@@ -13,8 +13,8 @@ milestone every ``step_size`` epochs.  A run shorter than the recipe (``--epochs
 schedule's shape: milestones and step size scale by ``epochs / recipe.epochs``.
 
 Torch-free (the workflow validates ``--set`` pairs with it); the optimizer and the scheduler are
-built by :mod:`xnet.training.optim` (``build_optimizer``, ``build_scheduler`` and
-``FlooredMultiStepLR`` are still importable from here).
+built by :mod:`xnet.training.optim` (``build_optimizer``, ``build_scheduler``,
+``FlooredMultiStepLR``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ __all__ = [
     "parse_field",
     "parse_overrides",
     "resolve_recipe",
-]  # also (lazily, from xnet.training.optim): build_optimizer, ...
+]
 
 
 SCHEDULES = ("multistep", "step")
@@ -301,12 +301,3 @@ def resolve_recipe(family: str, overrides: dict[str, Any] | None = None) -> Reci
             clean["schedule"] = "multistep"
         recipe = dataclasses.replace(recipe, **clean)
     return recipe.validate()
-
-
-def __getattr__(name):
-    # the torch side, imported on first use so that this module stays torch-free
-    if name in ("FlooredMultiStepLR", "build_optimizer", "build_scheduler"):
-        from .training import optim
-
-        return getattr(optim, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

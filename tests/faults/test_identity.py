@@ -5,8 +5,9 @@ directory are part of what a run directory holds, and a config edit never destro
 1. ``train.options`` sets only harmless options (progress, workers, download); a ``--model-arg``
    never contradicts a published model name.
 2. gather checks every record against its path (and the scale) and against its own history.
-3. ``amp``, ``device`` and ``data_dir`` are part of the identity; identities written before them
-   still resume and are still recognised as finished.
+3. ``amp``, ``device``, ``data_dir``, the data files' fingerprint and the resolved network
+   (``family``, ``model_kwargs``) are part of the identity; identities written before them still
+   resume and are still recognised as finished.
 4. the workflow profile keeps a finished run's metrics.json through a config edit.
 
 Tiny runs on synthetic data (``tests/conftest.py``); the workflow cases run Snakemake in tmp dirs.
@@ -148,7 +149,7 @@ def test_model_args_of_a_family_name_or_equal_to_the_name_are_accepted():
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A finished tiny run of 2 epochs (densenet_bc_cifar on synthetic-cifar10, seed 1), trained once."""
-    from xnet.train import train
+    from xnet.training import train
 
     out = tmp_path_factory.mktemp("identity") / "run"
     train(tiny_train_config(out, epochs=2))
@@ -173,7 +174,7 @@ def test_gather_accepts_a_record_in_its_own_directory_and_outside_the_layout(fin
     from xnet.results.gather import gather
 
     a = _place(finished, tmp_path, HOME)
-    b = _place(finished, tmp_path, "mine/first-try", lambda d: d.update(seed=7))
+    b = _place(finished, tmp_path, "mine/first-try", lambda d: (d.update(seed=7), d["config"].update(seed=7)))
     df = gather([a, b], scale="smoke")
     assert sorted(df["seed"]) == [1, 7]
 
@@ -253,20 +254,20 @@ class Killed(BaseException):
 
 
 def _kill_in_epoch(monkeypatch, epoch):
-    import xnet.train as T
+    import xnet.training.loop as T
 
     real = T.train_one_epoch
 
-    def patched(model, loader, optimizer, scaler, device, ep, *a, **kw):
+    def patched(model, loader, optimizer, rt, ep, *a, **kw):
         if ep == epoch:
             raise Killed
-        return real(model, loader, optimizer, scaler, device, ep, *a, **kw)
+        return real(model, loader, optimizer, rt, ep, *a, **kw)
 
     monkeypatch.setattr(T, "train_one_epoch", patched)
 
 
 def test_resume_with_another_precision_is_refused(tmp_path, monkeypatch):
-    from xnet.train import load_checkpoint, train
+    from xnet.training import load_checkpoint, train
 
     out = tmp_path / "run"
     _kill_in_epoch(monkeypatch, 2)
@@ -287,7 +288,7 @@ def test_resume_with_another_precision_is_refused(tmp_path, monkeypatch):
 
 
 def test_a_deleted_record_is_not_rebuilt_with_another_precision(finished, tmp_path):
-    from xnet.train import train
+    from xnet.training import train
 
     out = tmp_path / "run"
     shutil.copytree(finished, out)
@@ -300,11 +301,11 @@ def test_a_deleted_record_is_not_rebuilt_with_another_precision(finished, tmp_pa
         train(tiny_train_config(finished, epochs=2, amp=True))
 
 
-NEW_KEYS = ("amp", "device", "data_dir")
+NEW_KEYS = ("amp", "device", "data_dir", "family", "model_kwargs", "data_fingerprint")
 
 
-def test_identities_written_before_amp_device_data_dir_still_resume_and_finish(finished, tmp_path, capsys):
-    from xnet.train import train
+def test_identities_written_before_the_new_fields_still_resume_and_finish(finished, tmp_path, capsys):
+    from xnet.training import train
 
     # a checkpoint of before: resumes (here: rebuilds the deleted record) with the defaults
     out = tmp_path / "ckpt"
@@ -344,7 +345,7 @@ def _tiny_cli(out, **over):
 def test_a_cuda_checkpoint_of_before_is_recognised_by_its_scaler(tmp_path):
     """A checkpoint of before with a GradScaler state was trained on CUDA with AMP (what --device cuda
     does by default); one without is taken as cpu / no AMP."""
-    from xnet.train import _resumable
+    from xnet.training.trainer import _resumable
 
     ck = {"format": 1, "config": {"seed": 1}, "epoch": 1, "model": "m", "model_args": {}, "num_classes": 10}
     ck.update(model_state={}, versions={"xnet": __import__("xnet").__version__})
@@ -358,7 +359,7 @@ def test_a_cuda_checkpoint_of_before_is_recognised_by_its_scaler(tmp_path):
 
 
 def test_the_data_directory_is_part_of_the_identity(tmp_path, monkeypatch):
-    from xnet.train import train
+    from xnet.training import train
 
     write_fake_cifar(tmp_path / "a", "cifar10")
     shutil.copytree(tmp_path / "a", tmp_path / "b")
@@ -373,6 +374,65 @@ def test_the_data_directory_is_part_of_the_identity(tmp_path, monkeypatch):
         train(tiny_train_config(out, data_dir="b", **base))
     assert _snapshot(out) == before
     assert train(tiny_train_config(tmp_path / "syn", data_dir="b"))["config"]["data_dir"] is None  # not read
+
+
+def test_the_identity_is_complete(finished):
+    """The one definition (xnet.runs.identity.RunIdentity) is what a run stores, every field of it."""
+    from xnet.runs.identity import FIELDS
+
+    config = json.loads((finished / "metrics.json").read_text())["config"]
+    assert list(config) == list(FIELDS)
+    assert config["family"] == "densenet_bc_cifar" and config["model"] == "densenet_bc_cifar"
+    assert config["model_kwargs"] == {"depth": 10, "growth": 8, "conv": "x", "compression": 2}
+    assert config["data_fingerprint"] is None and config["data_dir"] is None  # synthetic: generated, not read
+    assert config["world_size"] == 1 and config["recipe"]["lr_floor"] == 0.0005
+
+
+def test_the_resolved_network_is_compared_on_resume(finished, tmp_path):
+    """The same name and --model-arg resolving to another network (the name's meaning changed) is refused."""
+    from xnet.training.trainer import _resumable
+
+    ck = torch.load(finished / "checkpoint.pt", weights_only=False)
+    new = dict(ck["config"])
+    assert _resumable(finished, new)["epoch"] == 2
+    with pytest.raises(UserError, match=r"differs in: model_kwargs\)"):
+        _resumable(finished, {**new, "model_kwargs": {**new["model_kwargs"], "growth": 12}})
+
+
+def test_the_data_files_are_part_of_the_identity(tmp_path, monkeypatch):
+    from xnet.training import train
+
+    folder = write_fake_cifar(tmp_path / "a", "cifar10")
+    monkeypatch.chdir(tmp_path)
+    base = dict(dataset="cifar10", epochs=1, batch_size=8, train_size=None, val_size=None, download=False)
+    out = tmp_path / "run"
+    m = train(tiny_train_config(out, data_dir="a", **base))
+    assert isinstance(m["config"]["data_fingerprint"], str)
+    assert train(tiny_train_config(out, data_dir="a", **base)) == m  # the same files: finished
+    batch = folder / "data_batch_1"
+    raw = bytearray(batch.read_bytes())
+    raw[-20] ^= 1  # one byte of one image
+    batch.write_bytes(bytes(raw))
+    before = _snapshot(out)
+    with pytest.raises(UserError, match=r"differs in: data_fingerprint\)"):
+        train(tiny_train_config(out, data_dir="a", **base))
+    (out / "metrics.json").unlink()  # nor does it resume (rebuild its record) on other data
+    with pytest.raises(UserError, match=r"belongs to a different configuration \(differs in: data_fingerprint\)"):
+        train(tiny_train_config(out, data_dir="a", **base))
+    assert _snapshot(out) == {k: v for k, v in before.items() if k != "metrics.json"}
+
+
+def test_identity_problems_names_what_the_path_and_scale_contradict():
+    from xnet.runs.identity import identity_problems
+
+    config = {"model": "X-VGG16-2", "seed": 0, "epochs": 2, "recipe": {"milestones": [1]}}
+    assert identity_problems(config, {"model": "X-VGG16-2", "seed": 0, "recipe": {"milestones": (1,)}}) == []
+    assert identity_problems(config, {"seed": 1, "epochs": 3}) == ["seed is 0, expected 1", "epochs is 2, expected 3"]
+    assert identity_problems(config, {"device": "cuda"}) == ["device is 'cpu', expected 'cuda'"]  # DEFAULTS
+    assert identity_problems(config, {"data_fingerprint": "abc"}) == []  # not recorded: not compared
+    assert identity_problems([], {"seed": 0}) == ["config is list, expected an object (a run identity)"]
+    with pytest.raises(ValueError, match="not fields of a run identity: colour"):
+        identity_problems(config, {"colour": 1})
 
 
 # ------------------------------------------------------------------ 4. a config edit never destroys a run
@@ -399,10 +459,15 @@ def test_a_config_edit_keeps_every_finished_run(tmp_path, capsys):
     # scale.epochs edited, scale.name kept: without the profile Snakemake would rerun (delete) the run
     rc, out = _smoke(tmp_path, "-n", f"{RUN}/metrics.json", scale={"epochs": 2}, profile=False)
     assert rc == 0 and "rule train:" in out, out[-3000:]
-    # with it: nothing to retrain; the runs table is gathered from the kept record
+    # with it: nothing is retrained or deleted, and gather stops in one line naming the edited key
+    # and what to do, instead of mixing a 1-epoch record into tables of a 2-epoch scale
     rc, out = _smoke(tmp_path, f"{RUN}/metrics.json", "results/runs.csv", scale={"epochs": 2})
-    assert rc == 0 and "rule train:" not in out and "rule gather:" in out, out[-3000:]
-    assert _snapshot(metrics.parent) == before and (tmp_path / "results/runs.csv").exists()
+    assert rc != 0 and "rule train:" not in out and "rule gather:" in out, out[-3000:]
+    assert "the record's epochs is 1 but the scale 'smoke' now says 2" in out and "new scale.name" in out
+    assert _snapshot(metrics.parent) == before and not (tmp_path / "results/runs.csv").exists()
+    # the scale as it was: the kept record makes the table
+    rc, out = _smoke(tmp_path, f"{RUN}/metrics.json", "results/runs.csv")
+    assert rc == 0 and "rule train:" not in out and (tmp_path / "results/runs.csv").exists(), out[-3000:]
     # and were the trainer started on it with the edited scale, it refuses in one line, keeping it
     train = ["train", "--model", "X-VGG16-2", "--seed", "0", "--out", str(metrics.parent)]
     train += ["--dataset", "synthetic-cifar10", "--epochs", "2", "--batch-size", "16"]

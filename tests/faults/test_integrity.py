@@ -36,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A finished tiny run (checkpoint.pt, metrics.json, train.log, .lock), trained once for the module."""
-    from xnet.train import train
+    from xnet.training import train
 
     out = tmp_path_factory.mktemp("integrity") / "run"
     train(tiny_train_config(out, epochs=1))
@@ -158,6 +158,11 @@ def test_profile_bad_arguments(args, why, capsys):
             "argument --seeds: must be an integer >= 0",
         ),
         (["claims", "--runs", "r.csv", "-o", "c", "--variant", "authors"], "argument --variant: invalid choice"),
+        (["gather", "runs", "-o", "r.csv", "--expect", "{"], "argument --expect: not JSON"),
+        (
+            ["gather", "runs", "-o", "r.csv", "--expect", '{"cifar10": {"vgg16_cifar": {"lr": 1}}}'],
+            "argument --expect: must be a JSON object",
+        ),
     ],
 )
 def test_results_bad_arguments(args, why, capsys):
@@ -186,6 +191,8 @@ def test_xnet_bad_arguments(args, why, capsys, tmp_path, monkeypatch):
 
 def test_argument_types():
     import argparse
+
+    from xnet import arguments as cli
 
     assert cli.positive_int(" 7") == 7 and cli.nonnegative_int("0") == 0
     for bad in ("0", "-1", "1.5", "", "x"):
@@ -417,7 +424,7 @@ def checkpoint_copy(run_dir, tmp_path):
 
 
 def test_checkpoint_of_another_format_is_refused(checkpoint_copy, capsys):
-    from xnet.train import train
+    from xnet.training import train
 
     out = checkpoint_copy(lambda ck: ck.update(format=CHECKPOINT_FORMAT + 1))
     path = out / "checkpoint.pt"
@@ -491,7 +498,7 @@ def test_failed_train_job_shows_its_error_line_on_the_console(tmp_path):
 
 
 def test_a_synthetic_set_beyond_memory_is_refused_before_it_is_generated(monkeypatch):
-    from xnet import data
+    from xnet.data import build as data
 
     monkeypatch.setattr(data, "available_memory", lambda: 2**30)  # 1 GiB free
     with pytest.raises(UserError, match=r"train_size: 1,000,000 synthetic 3x32x32 images need about 5.7 GiB") as e:
@@ -499,3 +506,53 @@ def test_a_synthetic_set_beyond_memory_is_refused_before_it_is_generated(monkeyp
     assert "--train-size" in str(e.value) and "\n" not in str(e.value)
     tr, _, _ = data.build_datasets("synthetic-cifar10", train_size=20, val_size=10)  # small sets still build
     assert len(tr) == 20
+
+
+# ------------------------------------------------------------------ 5. an interrupted gather
+def test_an_interrupted_gather_leaves_no_partial_runs_table(run_dir, tmp_path, monkeypatch, capsys):
+    """A gather that dies while writing (killed, full disk) leaves the previous runs table or none, never
+    a partial one; one that stops at a bad record writes nothing; the rerun writes the whole table."""
+    import pandas as pd
+
+    from xnet.results.__main__ import main
+    from xnet.runs import files
+
+    out = tmp_path / "results" / "runs.csv"
+    args = ["gather", str(run_dir), "-o", str(out)]
+
+    def killed(fd):
+        raise KeyboardInterrupt  # stands for SIGKILL once the table is half on disk
+
+    with monkeypatch.context() as m:
+        m.setattr(files.os, "fsync", killed)
+        with pytest.raises(KeyboardInterrupt):
+            main(args)
+    assert not out.exists() and list(out.parent.iterdir()) == []  # no runs.csv, no runs.csv.tmp
+    assert main(args) == 0
+    before = out.read_bytes()
+    bad = tmp_path / "bad" / "metrics.json"
+    bad.parent.mkdir()
+    bad.write_text('{"model": "X-VGG16-2", "top1_err": NaN')
+    err = one_line_error(capsys, main(["gather", str(run_dir), str(bad), "-o", str(out)]))
+    assert f"{bad}: corrupt run record" in err
+    assert out.read_bytes() == before and len(pd.read_csv(out)) == 1  # the previous whole table
+
+
+def test_gather_expect_refuses_a_record_its_scale_does_not_describe(run_dir, tmp_path):
+    """``gather --expect``: a 1-epoch record in a run directory of a scale that says 2 epochs (a record
+    copied in from elsewhere, or kept through an edit of ``scale.epochs``) is refused, naming the file and
+    the field."""
+    from xnet.errors import RecordError
+    from xnet.results.gather import gather
+
+    path = tmp_path / "runs/smoke/cifar10/densenet_bc_cifar/original/seed1/metrics.json"
+    path.parent.mkdir(parents=True)
+    shutil.copy(run_dir / "metrics.json", path)
+    now = {"dataset": "synthetic-cifar10", "epochs": 1, "limit_train_batches": None, "device": "cpu"}
+    assert len(gather([path], "smoke", {"cifar10": {"densenet_bc_cifar": now}})) == 1
+    with pytest.raises(RecordError) as e:
+        gather([path], "smoke", {"cifar10": {"densenet_bc_cifar": {**now, "epochs": 2}}})
+    assert str(e.value).startswith(f"{path}: the record's epochs is 1 but the scale 'smoke' now says 2")
+    assert "\n" not in str(e.value)
+    with pytest.raises(RecordError, match="the record's dataset is 'synthetic-cifar10' but the scale 'smoke' now"):
+        gather([path], "smoke", {"cifar10": {"densenet_bc_cifar": {**now, "dataset": "cifar10"}}})

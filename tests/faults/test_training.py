@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from xnet import cli
 from xnet.errors import RunDiverged, UserError
-from xnet.train import load_checkpoint, train
-from xnet.training.rundir import LOCK, RunLock
+from xnet.runs.files import LOCK, RunLock
+from xnet.training import load_checkpoint, train
 
 from conftest import tiny_train_config
 
@@ -99,12 +99,12 @@ def test_lr_100_diverges_one_line_no_metrics(tmp_path, capsys):
 
 def _poison_epoch(monkeypatch, epoch, how):
     """Make epoch ``epoch`` go wrong: ``weights`` (a NaN weight after training) or ``val`` (NaN outputs in eval)."""
-    import xnet.train as T
+    import xnet.training.loop as T
 
     real = T.train_one_epoch
 
-    def patched(model, loader, optimizer, scaler, device, ep, *a, **kw):
-        res = real(model, loader, optimizer, scaler, device, ep, *a, **kw)
+    def patched(model, loader, optimizer, rt, ep, *a, **kw):
+        res = real(model, loader, optimizer, rt, ep, *a, **kw)
         if ep == epoch:
             p = next(model.parameters())
             if how == "weights":
@@ -166,14 +166,14 @@ def test_evaluate_refuses_nonfinite_checkpoint_and_empty_pass(tmp_path, capsys):
 
 
 def test_evaluate_model_refuses_nan_loss_and_no_images():
-    from xnet.training.engine import evaluate_model
+    from xnet.training.engine import Runtime, evaluate_model
 
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3, 4))
     data = [(torch.full((2, 3), float("nan")), torch.tensor([0, 1]))]
     with pytest.raises(RunDiverged, match="the validation loss is nan"):
-        evaluate_model(model, data, torch.device("cpu"))
+        evaluate_model(model, data, Runtime(torch.device("cpu")))
     with pytest.raises(UserError, match="no validation images"):
-        evaluate_model(model, [], torch.device("cpu"))
+        evaluate_model(model, [], Runtime(torch.device("cpu")))
 
 
 def test_metrics_json_is_strict_json(tmp_path):
@@ -196,7 +196,7 @@ def test_second_trainer_refused_naming_the_holder(tmp_path, capsys):
 
 def test_lock_released_by_the_kernel_when_holder_is_killed(tmp_path):
     code = (
-        "import sys, time; from xnet.training.rundir import RunLock; RunLock(sys.argv[1]).acquire(); "
+        "import sys, time; from xnet.runs.files import RunLock; RunLock(sys.argv[1]).acquire(); "
         "print('locked', flush=True); time.sleep(120)"
     )
     p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -292,7 +292,7 @@ def test_out_under_a_file_or_not_writable(tmp_path, capsys, monkeypatch):
     (tmp_path / "f").write_text("x")
     assert "sits under" in error(argv(tmp_path / "f" / "run"), capsys)
     assert "exists and is not a directory" in error(argv(tmp_path / "f"), capsys)
-    import xnet.training.rundir as R
+    import xnet.runs.files as R
 
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -332,7 +332,7 @@ def test_evaluate_bad_batch_size_and_json_dir(tmp_path, capsys):
 
 
 def test_failure_after_the_directory_was_made_leaves_none(tmp_path, capsys, monkeypatch):
-    import xnet.training.rundir as R
+    import xnet.runs.files as R
 
     def refuse(self):
         raise UserError("simulated failure after mkdir")
@@ -348,6 +348,33 @@ def test_failure_after_the_directory_was_made_leaves_none(tmp_path, capsys, monk
 def test_unknown_model_lists_accepted_names(tmp_path, capsys):
     err = error(argv(tmp_path / "r", model=("--model", "NoSuchNet-7")), capsys)
     assert "accepted names: ResNet-<depth>" in err and "MobileNet-0.5" in err and "mobilenet05_imagenet" in err
+
+
+class _Bug(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("where", ["build", "resolve"])
+def test_a_bug_in_model_code_keeps_its_traceback(tmp_path, capsys, monkeypatch, where):
+    """Issue 17: only a bad name or argument is the user's one line; a model that fails to resolve
+    or build for any other reason propagates (with its traceback), before the run directory exists."""
+    import xnet.models as models
+    from xnet.models.registry import ModelSpec
+
+    def broken(*a, **kw):
+        raise _Bug("bug in model code")
+
+    if where == "build":
+        monkeypatch.setattr(ModelSpec, "build", broken)
+    else:
+        monkeypatch.setattr(models, "resolve", broken)
+    with pytest.raises(_Bug, match="bug in model code") as e:
+        cli.main(argv(tmp_path / "r"))
+    assert e.traceback[-1].name == "broken"  # the traceback reaches into the model code
+    assert not (tmp_path / "r").exists()
+    monkeypatch.undo()
+    err = error(argv(tmp_path / "r", model=("--model", "NoSuchNet-7")), capsys)  # the user's: one line
+    assert "unknown model 'NoSuchNet-7'" in err and not (tmp_path / "r").exists()
 
 
 def test_amp_on_cpu_is_bfloat16(tmp_path):

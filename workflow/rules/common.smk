@@ -1,7 +1,8 @@
 # The configuration: its shape checked by the schema, its values by the package
 # (workflow/scripts/wfconfig.py: a configuration that cannot run stops `snakemake -n` with one
 # line naming the key), the selected part of the paper's experiment matrix
-# (xnet.results.experiments) and the paths (xnet.results.paths).
+# (xnet.results.experiments) and the paths (xnet.runs.layout).
+import json
 import os
 import shlex
 import sys
@@ -31,11 +32,12 @@ EXPERIMENTS = PLAN.experiments
 TABLES = [e for e, x in EXPERIMENTS.items() if x.kind == "table"]
 FIGS = [e for e, x in EXPERIMENTS.items() if x.kind == "figure"]
 PUBLISHED_CSVS = PLAN.published_csvs()
+EXPECT = json.dumps(PLAN.expected(), separators=(",", ":"))  # what gather checks each record against
 
 
 wildcard_constraints:
     scale=SCALE_NAME.replace(".", r"\."),
-    dataset="|".join(sorted(SCALE["datasets"])),
+    paper_dataset="|".join(sorted(SCALE["datasets"])),
     model=r"[A-Za-z0-9][A-Za-z0-9._+-]*",
     variant=VARIANT,
     seed=r"\d+",
@@ -64,8 +66,8 @@ def results_cmd(args):
 
 
 def train_resources(wildcards):
-    return PLAN.resources(wildcards.dataset, wildcards.model)
+    return PLAN.resources(wildcards.paper_dataset, wildcards.model)
 
 
 def train_args(wildcards):
-    return PLAN.train_args(wildcards.dataset, wildcards.model)
+    return PLAN.train_args(wildcards.paper_dataset, wildcards.model)

@@ -1,5 +1,5 @@
-# One training job per run: (model, dataset, seed) of the selected experiments, at the
-# configuration's scale and variant; the directory is xnet.results.paths.RUN_DIR.  The rule's
+# One training job per run: (model, paper dataset, seed) of the selected experiments, at the
+# configuration's scale and variant; the directory is xnet.runs.layout.RUN_DIR.  The rule's
 # only output is metrics.json, written by the trainer when the run is finished; the checkpoint
 # lives beside it.  Snakemake only ever deletes declared outputs, so a failed or killed job
 # leaves its checkpoint, and the next `snakemake` call restarts `xnet train` on the same --out
@@ -9,9 +9,9 @@
 
 rule train:
     output:
-        metrics=LAYOUT.metrics("{scale}", "{dataset}", "{model}", "{variant}", "{seed}"),
+        metrics=LAYOUT.metrics("{scale}", "{paper_dataset}", "{model}", "{variant}", "{seed}"),
     log:
-        LAYOUT.train_log("{scale}", "{dataset}", "{model}", "{variant}", "{seed}"),
+        LAYOUT.train_log("{scale}", "{paper_dataset}", "{model}", "{variant}", "{seed}"),
     conda:
         "../envs/xnet.yaml"
     threads: lambda wc: train_resources(wc)["cpus_per_task"]

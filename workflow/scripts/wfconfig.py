@@ -3,7 +3,7 @@
 Imported by ``workflow/rules/common.smk`` when Snakemake parses the Snakefile (after the JSON
 Schema ``workflow/schemas/config.schema.yaml`` checked the shape).  Every value that the package
 decides is asked of the package: model names (:func:`xnet.models.resolve`), the variant, datasets
-(:mod:`xnet.datasets`), the trainer's options and ``--set`` pairs
+(:mod:`xnet.data.catalog`), the trainer's options and ``--set`` pairs
 (:func:`xnet.training.config.train_args`, :func:`~xnet.training.config.check_set_pairs`) and the
 published files (:func:`xnet.results.published.path`).  A configuration that cannot run stops
 ``snakemake -n`` with one line naming the key (:class:`ConfigError`), not a job that fails hours
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from xnet.errors import UserError, one_line
 from xnet.results import experiments as xexp
-from xnet.results.paths import Layout
+from xnet.runs.layout import Layout
 
 # scale keys that are `xnet train` options of the same name (xnet.training.config.TrainConfig)
 SCALE_OPTIONS = ("epochs", "batch_size", "device", "limit_train_batches", "limit_val_batches", "set")
@@ -33,7 +33,7 @@ _OWN_PLACE = {
     "model": "experiments (each row's published model name)",
     "model_args": "experiments (a row's published model name fixes its network)",
     "dataset": "scale.datasets",
-    "out": "runs_dir (a run's directory is {runs_dir}/{scale}/{dataset}/{model}/{variant}/seed{seed})",
+    "out": "runs_dir (a run's directory is {runs_dir}/{scale}/{paper_dataset}/{model}/{variant}/seed{seed})",
     "seed": "experiments (seeds)",
     "overrides": "scale.set",
     "variant": "variant",
@@ -155,6 +155,33 @@ class Plan:
         opts.update(self.config["train"].get("options") or {})
         return opts
 
+    def expected(self) -> dict:
+        """What the scale, as configured now, says of each run it trains: ``{paper_dataset: {family:
+        {field: value}}}`` for gather's ``--expect`` (the dataset trained on, epochs and batch size in
+        effect, the batch limits and the device), so that a record trained before an edit of the
+        scale that kept its name stops the tables, naming the field, instead of being mixed in."""
+        from xnet import models
+        from xnet.recipes import resolve_recipe
+        from xnet.training.config import TrainConfig, check_set_pairs
+
+        default_device = TrainConfig.__dataclass_fields__["device"].default
+        out: dict = {}
+        for run in self.runs:
+            family = models.resolve(run.model, variant=self.variant).family
+            if family in out.get(run.dataset, {}):
+                continue
+            opts = self.train_options(run.dataset, run.model)
+            recipe = resolve_recipe(family, check_set_pairs(opts.get("set") or [], family))
+            out.setdefault(run.dataset, {})[family] = {
+                "dataset": opts["dataset"],
+                "epochs": opts.get("epochs") or recipe.epochs,
+                "batch_size": opts.get("batch_size") or recipe.batch_size,
+                "limit_train_batches": opts.get("limit_train_batches"),
+                "limit_val_batches": opts.get("limit_val_batches"),
+                "device": opts.get("device") or default_device,
+            }
+        return out
+
     def train_args(self, dataset: str, model: str | None = None) -> str:
         """``xnet train`` arguments beyond --model / --seed / --out, shell-quoted (built by the package)."""
         from xnet.training.config import train_args
@@ -164,7 +191,8 @@ class Plan:
 
 def check(config: dict) -> Plan:
     """Check ``config`` (already schema-validated, defaults filled) against the package."""
-    from xnet import datasets, models
+    from xnet import models
+    from xnet.data import catalog as datasets
     from xnet.results import published
     from xnet.training.config import check_set_pairs, train_args
 

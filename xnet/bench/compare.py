@@ -127,7 +127,7 @@ def run(args, log=print):
 
 
 def main(argv=None) -> int:
-    from . import Parser, UsageError, _device, positive_float, positive_int, usage_exit
+    from .args import Parser, UsageError, _device, positive_float, positive_int, usage_exit
 
     ap = Parser(prog="python -m xnet.bench.compare", description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, help="file the JSON lines are appended to")

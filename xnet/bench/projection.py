@@ -23,7 +23,7 @@ IMAGENET_TRAIN_IMAGES = 1281167  # ILSVRC-2012 training set
 
 def run_facts(experiments):
     """``(experiment name -> [(model, dataset, seed)], {(model, dataset): facts})``."""
-    from ..data import dataset_info
+    from ..data.catalog import dataset_info
     from ..models import resolve
     from ..recipes import get_recipe
     from ..results.experiments import run_matrix

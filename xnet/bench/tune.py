@@ -5,7 +5,7 @@ parameters (part ``kernels`` of ``python -m xnet.bench gpu``, run in a subproces
 line per compiled launch configuration to FILE as it goes (a killed run keeps its lines):
 
 - ``role=default``: every kernel (``fwd`` / ``dgrad`` / ``wgrad``) at the library's launch
-  parameters (:func:`default_config`, the choices of :mod:`xnet.nn.triton_block`'s launchers,
+  parameters (:func:`default_config`, the choices of :mod:`xnet.nn.triton_launch`'s launchers,
   ``num_warps=4, num_stages=3``: Triton's defaults), per dtype, block size and kernel size: its
   registers, spills and shared memory (of the compiled kernel), compile seconds (the first launch
   in a fresh process with its own ``TRITON_CACHE_DIR``) and time; ``matches_library``: its output
@@ -66,7 +66,7 @@ def _pow2_at_least(v, lo=16, hi=64):
 
 
 def default_config(kernel, b, element_size):
-    """The launch parameters :mod:`xnet.nn.triton_block` uses for ``kernel`` at block size ``b``."""
+    """The launch parameters :mod:`xnet.nn.triton_launch` uses for ``kernel`` at block size ``b``."""
     two = element_size == 2
     if kernel == "fwd":
         pow2 = b & -b
@@ -139,11 +139,11 @@ def library(kernel, case):
 def launch(kernel, case, cfg):
     """Run ``kernel`` on ``case`` with launch parameters ``cfg``: ``(result, compiled kernel or None)``.
 
-    The same grids and arguments as :mod:`xnet.nn.triton_block`'s launchers, the tile sizes,
+    The same grids and arguments as :mod:`xnet.nn.triton_launch`'s launchers, the tile sizes,
     ``num_warps`` and ``num_stages`` taken from ``cfg`` (the kernels take them as arguments)."""
     import triton
 
-    from ..nn import triton_block as T
+    from ..nn import triton_launch as T
     from ..nn.triton_kernels import dgrad_kernel, fwd_kernel, wgrad_kernel
 
     x, w, gy, b = case["x"], case["w"], case["gy"], case["b"]
@@ -352,7 +352,7 @@ def load_configs(path):
 
 
 def main(argv=None) -> int:
-    from . import Parser, UsageError, _device, positive_float, usage_exit
+    from .args import Parser, UsageError, _device, positive_float, usage_exit
 
     ap = Parser(prog="python -m xnet.bench.tune", description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, help="file the JSON lines are appended to")

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from ..cli import OneLineParser, positive_int
+from ..arguments import OneLineParser, positive_int
 from . import (
     authors_expander,
     balanced_expander,

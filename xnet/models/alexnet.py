@@ -23,15 +23,13 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..nn.factory import LayerFactory
 from .common import (
-    LayerSeeds,
-    authors_linear,
     check_block_size,
     check_compression,
     check_kind,
     check_variant,
     init_authors,
-    linear,
     scaled,
 )
 
@@ -60,7 +58,7 @@ class AlexNet(nn.Module):
         compression = check_compression(compression)
         if degrees is not None and len(degrees) != 3:
             raise ValueError(f"degrees: need 3 values (fc6, fc7, fc8), got {len(degrees)}")
-        seeds = LayerSeeds(seed, check_block_size(block_size, kind, variant))
+        factory = LayerFactory(seed, check_block_size(block_size, kind, variant))
         authors_x = variant == "original" and kind == "x"  # alexnetexpander1.py
         if dropout is None:
             dropout = 0.0 if authors_x else 0.5
@@ -88,8 +86,8 @@ class AlexNet(nn.Module):
             if authors_x:
                 degree = degree or (c_in // compression if compression != 1 else None)
                 if degree is not None and degree < c_in:
-                    return authors_linear(c_in, c_out, degree=degree, seeds=seeds)
-            return linear(kind, c_in, c_out, compression=compression, degree=degree, seeds=seeds)
+                    return factory.authors_linear(c_in, c_out, degree=degree)
+            return factory.linear(kind, c_in, c_out, compression=compression, degree=degree)
 
         def hidden_block(c_in, degree):
             drop = [nn.Dropout(dropout)] if dropout else []

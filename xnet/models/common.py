@@ -1,5 +1,8 @@
-"""Helpers shared by the model families: validated arguments, per-layer graph seeds, and the
-authors' X-layers and initialisation used by the ``original`` variant."""
+"""Model-level helpers shared by the families: validated arguments, width scaling, and the authors'
+initialisation used by the ``original`` variant.
+
+The layers themselves (dense / X / G by one switch, a graph seed per layer, the authors' X-layers)
+come from the one conv-layer factory, :class:`xnet.nn.factory.LayerFactory`."""
 
 from __future__ import annotations
 
@@ -8,22 +11,20 @@ import math
 from torch import nn
 
 from .. import nn as xnn
-
-KINDS = xnn.KINDS
-VARIANTS = ("original", "paper")
+from ..names import CONV_KINDS, VARIANTS, must_be
 
 
 def check_variant(variant: str) -> str:
     """``original``: the network the authors trained (their code and logs); ``paper``: what the text
     and the published count columns describe (see xnet/published/CONVENTIONS.md)."""
     if variant not in VARIANTS:
-        raise ValueError(f"variant: must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        raise ValueError(must_be("variant", variant, VARIANTS))
     return variant
 
 
-def check_kind(conv: str, allowed=KINDS) -> str:
+def check_kind(conv: str, allowed=CONV_KINDS) -> str:
     if conv not in allowed:
-        raise ValueError(f"conv: must be one of {', '.join(allowed)}, got {conv!r}")
+        raise ValueError(must_be("conv", conv, allowed))
     return conv
 
 
@@ -64,105 +65,6 @@ def check_block_size(block_size, kind: str, variant: str = "paper", original_ok:
             "authors' graphs (pass variant='paper')"
         )
     return block_size
-
-
-class LayerSeeds:
-    """Distinct, reproducible graph seeds (and the block size) for the X-layers of one model.
-
-    The i-th layer built (in construction order) gets ``seed * 10007 + i``, so every X-layer has
-    its own graph and the same model seed rebuilds the same model.  With ``block_size=b`` the
-    X-layers get block expanders (faster on CPU, see docs/library.md, "Backends"): each layer uses blocks of
-    ``gcd(b, in, out, degree)`` channels, the largest size up to b that fits its shape, and stays
-    channel-level where that is 1.
-    """
-
-    def __init__(self, seed: int = 0, block_size: int | None = None):
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seed: must be an integer, got {seed!r}")
-        self.seed, self.index, self.block_size = seed, 0, block_size
-
-    def __call__(self) -> int:
-        s = self.seed * 10007 + self.index
-        self.index += 1
-        return s
-
-    def block_for(self, num_inputs: int, num_outputs: int, degree: int) -> int | None:
-        if self.block_size is None:
-            return None
-        b = math.gcd(math.gcd(self.block_size, num_inputs), math.gcd(num_outputs, degree))
-        return b if b > 1 else None
-
-
-def conv(
-    kind,
-    in_channels,
-    out_channels,
-    kernel_size,
-    stride=1,
-    padding=0,
-    bias=False,
-    *,
-    compression=1,
-    degree=None,
-    seeds: LayerSeeds | None = None,
-    groups=1,
-):
-    """``xnet.nn.conv`` with a fresh seed from ``seeds`` and ``degree`` clamped to the fan-in.
-
-    The degree is ``in_channels // compression`` (at least 1); compression 1 or kind "dense"
-    gives a plain ``nn.Conv2d``.
-    """
-    seed = seeds() if seeds is not None else None
-    if kind == "x" and degree is None and compression != 1:
-        degree = max(1, in_channels // compression)
-    if kind == "x" and degree is not None and degree >= in_channels:
-        kind, degree = "dense", None
-    if kind == "g" and compression != 1 and (in_channels % compression or out_channels % compression):
-        raise ValueError(f"compression: G-Conv needs groups={compression} to divide {in_channels} -> {out_channels}")
-    block = seeds.block_for(in_channels, out_channels, degree) if kind == "x" and seeds and degree else None
-    return xnn.conv(
-        kind,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride,
-        padding,
-        bias,
-        compression=compression,
-        degree=degree,
-        seed=seed,
-        groups=groups,
-        block_size=block,
-    )
-
-
-def linear(kind, in_features, out_features, bias=True, *, compression=1, degree=None, seeds: LayerSeeds | None = None):
-    """``xnet.nn.linear`` with a fresh seed from ``seeds`` (G has no linear form: dense)."""
-    seed = seeds() if seeds is not None else None
-    if kind == "x" and degree is None and compression != 1:
-        degree = max(1, in_features // compression)
-    if kind != "x" or degree is None or degree >= in_features:
-        return xnn.linear("dense", in_features, out_features, bias)
-    block = seeds.block_for(in_features, out_features, degree) if seeds else None
-    return xnn.linear("x", in_features, out_features, bias, degree=degree, seed=seed, block_size=block)
-
-
-def authors_conv(in_channels, out_channels, kernel_size, stride=1, padding=0, *, degree, seeds: LayerSeeds, bias=False):
-    """The authors' ``ExpanderConv2d`` (code/models/layers/expandergraphlayer.py:117-155): no bias, and
-    the graph of :func:`xnet.graphs.authors_expander` (each output draws ``degree`` inputs when
-    in > out, else each input draws ``degree`` outputs)."""
-    from ..graphs import authors_expander
-
-    graph = authors_expander(in_channels, out_channels, degree, seed=seeds())
-    return xnn.XConv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias, graph=graph)
-
-
-def authors_linear(in_features, out_features, *, degree, seeds: LayerSeeds):
-    """The authors' ``ExpanderLinear`` (expandergraphlayer.py:54-80): no bias, the authors' graph rule."""
-    from ..graphs import authors_expander
-
-    graph = authors_expander(in_features, out_features, degree, seed=seeds())
-    return xnn.XLinear(in_features, out_features, bias=False, graph=graph)
 
 
 def init_authors(model: nn.Module, *, dense_conv: bool, batchnorm: str, linear_bias_zero: bool = False) -> None:

@@ -14,7 +14,7 @@ Which convolutions the X-versions compress (by C, degree = in // C) follows the 
   and classifier stay dense (densenetexpander_imagenet.py:82-87, 110-111).
 
 ``variant="original"`` also uses the authors' graph rule and X-layers without bias
-(:func:`~xnet.models.common.authors_conv`) and their initialisation
+(:meth:`~xnet.nn.factory.LayerFactory.authors_conv`) and their initialisation
 (densenet_cifar.py:101-109 for CIFAR; PyTorch 0.3 defaults for ImageNet).
 """
 
@@ -25,15 +25,13 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from ..nn.factory import LayerFactory
 from .common import (
-    LayerSeeds,
-    authors_conv,
     check_block_size,
     check_compression,
     check_kind,
     check_positive_int,
     check_variant,
-    conv,
     init_authors,
 )
 
@@ -107,13 +105,13 @@ class _DenseNetBC(nn.Module):
         return f"variant={self.variant!r}"
 
 
-def _make_conv(kind, compression, seeds, variant):
+def _make_conv(kind, compression, factory: LayerFactory, variant):
     """The convolution factory of the dense layers: paper (output-regular X) or authors' X-Conv."""
 
     def make(c_in, c_out, k, padding):
         if variant == "original" and kind == "x" and compression != 1:
-            return authors_conv(c_in, c_out, k, 1, padding, degree=max(1, c_in // compression), seeds=seeds)
-        return conv(kind, c_in, c_out, k, 1, padding, compression=compression, seeds=seeds)
+            return factory.authors_conv(c_in, c_out, k, 1, padding, degree=max(1, c_in // compression))
+        return factory.conv(kind, c_in, c_out, k, 1, padding, compression=compression)
 
     return make
 
@@ -147,9 +145,9 @@ class DenseNetBCCifar(_DenseNetBC):
         kind, compression, self.variant = check_kind(conv), check_compression(compression), check_variant(variant)
         if x_transitions is None:
             x_transitions = variant == "paper" or original_x_transitions(depth, growth, compression)
-        seeds = LayerSeeds(seed, check_block_size(block_size, kind, variant))
-        make_conv = _make_conv(kind, compression, seeds, variant)
-        transition_conv = make_conv if x_transitions else _make_conv("dense", 1, seeds, variant)
+        factory = LayerFactory(seed, check_block_size(block_size, kind, variant))
+        make_conv = _make_conv(kind, compression, factory, variant)
+        transition_conv = make_conv if x_transitions else _make_conv("dense", 1, factory, variant)
 
         n = (depth - 4) // 6
         c = 2 * growth
@@ -185,9 +183,9 @@ class DenseNetBCImageNet(_DenseNetBC):
         growth, blocks = growth or g0, tuple(blocks or b0)
         init_features = init_features or (f0 if growth == g0 else 2 * growth)
         kind, compression, self.variant = check_kind(conv), check_compression(compression), check_variant(variant)
-        seeds = LayerSeeds(seed, check_block_size(block_size, kind, variant))
-        layer_conv = _make_conv(kind, compression, seeds, variant)
-        transition_conv = _make_conv("dense", 1, seeds, variant)
+        factory = LayerFactory(seed, check_block_size(block_size, kind, variant))
+        layer_conv = _make_conv(kind, compression, factory, variant)
+        transition_conv = _make_conv("dense", 1, factory, variant)
 
         stem = [
             ("conv0", nn.Conv2d(3, init_features, 7, 2, 3, bias=False)),

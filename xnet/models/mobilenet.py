@@ -30,9 +30,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..nn.factory import LayerFactory
 from .common import (
-    LayerSeeds,
-    authors_conv,
     check_block_size,
     check_compression,
     check_kind,
@@ -40,7 +39,6 @@ from .common import (
     init_authors,
     scaled,
 )
-from .common import conv as any_conv  # the constructors' `conv` argument names the kind
 
 # (output channels at width 1, stride) of the 13 depthwise-separable blocks
 BLOCKS = (
@@ -94,7 +92,7 @@ class MobileNetV1(nn.Module):
     ):
         super().__init__()
         kind, compression, self.variant = check_kind(conv), check_compression(compression), check_variant(variant)
-        seeds = LayerSeeds(seed, check_block_size(block_size, kind, variant, original_ok=True))
+        factory = LayerFactory(seed, check_block_size(block_size, kind, variant, original_ok=True))
         original = variant == "original"
         relu = nn.ReLU6 if original else nn.ReLU
         c0, blocks, c_last = _channels(width, variant)
@@ -104,10 +102,10 @@ class MobileNetV1(nn.Module):
         for i, (c, c_out, stride) in enumerate(blocks):
             layers += [nn.Conv2d(c, c, 3, stride, 1, groups=c, bias=False), *_bn_relu(c, relu)]
             if original and kind == "x" and compression != 1 and i > 0 and block_size is None:
-                pw = authors_conv(c, c_out, 1, degree=max(1, c_out // compression), seeds=seeds)
+                pw = factory.authors_conv(c, c_out, 1, degree=max(1, c_out // compression))
             else:
                 pw_kind, pw_c = (kind, compression) if i > 0 else ("dense", 1)
-                pw = any_conv(pw_kind, c, c_out, 1, compression=pw_c, seeds=seeds)
+                pw = factory.conv(pw_kind, c, c_out, 1, compression=pw_c)
             layers += [pw, *_bn_relu(c_out, relu)]
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -11,22 +11,24 @@ and every decision taken where the code and logs are silent.
 
 from __future__ import annotations
 
+import fnmatch
 import inspect
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from torch import nn
 
-from .alexnet import ORIGINAL_X_ALEXNET_DEGREES, X_ALEXNET_DEGREES, AlexNet
+from ..names import CONV_KINDS, must_be
+from .alexnet import AlexNet
 from .common import check_variant
 from .densenet import IMAGENET as DENSENET_IMAGENET
 from .densenet import DenseNetBCCifar, DenseNetBCImageNet
 from .mobilenet import MobileNetV1
 from .resnet import DEPTHS as RESNET_DEPTHS
 from .resnet import ResNet
-from .vgg import ORIGINAL_X_VGG16_2_DEGREES, VGGCifar
-
-X_VGG_COMPRESSION = {1: 9, 2: 13}
+from .vgg import VGGCifar
+from .zoo import PUBLISHED, key
 
 
 @dataclass(frozen=True)
@@ -159,13 +161,21 @@ def _int(s):
 
 
 def _parse(name: str, variant: str):
-    """Return (family, kwargs) for a published name in ``variant``, or None.
+    """Return (family, kwargs) for a model name in ``variant``, or None: a published name from the
+    table of :mod:`xnet.models.zoo`, else one of the general forms of :data:`NAME_FORMS`.
 
     An X-model name with the suffix ``-b<size>`` (``X-MobileNet-0.5-4-b16``) is that model with its
     X-layers built from block expanders of up to ``size`` channels (the ``block_size`` argument)."""
-    n = name.strip().lower().replace("_", "-").replace(" ", "")
+    n = key(name)
     if (m := re.fullmatch(r"(x.+)-b(\d+)", n)) and (parsed := _parse(m[1], variant)) is not None:
         return parsed[0], {**parsed[1], "block_size": _int(m[2])}
+    if (published := PUBLISHED.get(n)) is not None:
+        return published.family, published.kwargs_for(variant)
+    return _general_form(name, n)
+
+
+def _general_form(name: str, n: str):
+    """(family, kwargs) of the general form that ``n`` (``name`` normalised by :func:`key`) follows, or None."""
     if m := re.fullmatch(r"resnet-?(\d+)", n):
         return "resnet_imagenet", {"depth": _int(m[1])}
     if m := re.fullmatch(r"([xg])-resnet-(\d+)-(\d+)", n):
@@ -187,26 +197,14 @@ def _parse(name: str, variant: str):
         return "densenet_bc_cifar", {"depth": _int(m[1]), "growth": _int(m[2]), "conv": "x", "compression": 2}
     if re.fullmatch(r"vgg(16)?(-bn)?(-orig)?", n):
         return "vgg16_cifar", {}
-    if m := re.fullmatch(r"x-vgg(16)?-(\d+)", n):
-        if _int(m[2]) not in X_VGG_COMPRESSION:
-            raise ValueError(
-                f"{name!r}: the paper has X-VGG16-1 and X-VGG16-2 only; use "
-                f"create('vgg16_cifar', conv='x', compression=C) for others"
-            )
-        if variant == "original" and _int(m[2]) == 2:  # the one X-VGG16 log (CONVENTIONS.md)
-            return "vgg16_cifar", {"conv": "x", "degrees": ORIGINAL_X_VGG16_2_DEGREES}
-        return "vgg16_cifar", {"conv": "x", "compression": X_VGG_COMPRESSION[_int(m[2])]}
     if re.fullmatch(r"alexnet(-orig)?", n):
         return "alexnet_imagenet", {}
-    if m := re.fullmatch(r"x-alexnet-(\d+)", n):
-        if _int(m[1]) not in X_ALEXNET_DEGREES:
-            raise ValueError(
-                f"{name!r}: the paper has X-AlexNet-1 and X-AlexNet-2 only; use "
-                f"create('alexnet_imagenet', conv='x', compression=C) for others"
-            )
-        if variant == "original":  # alexnetexpander1.py = alexnetexpander2.py (CONVENTIONS.md)
-            return "alexnet_imagenet", {"conv": "x", "degrees": ORIGINAL_X_ALEXNET_DEGREES}
-        return "alexnet_imagenet", {"conv": "x", "degrees": X_ALEXNET_DEGREES[_int(m[1])]}
+    if m := re.fullmatch(r"x-(vgg16|vgg|alexnet)-(\d+)", n):  # X-VGG16-1 / -2, X-AlexNet-1 / -2: in the table
+        label, family = ("X-VGG16", "vgg16_cifar") if m[1].startswith("vgg") else ("X-AlexNet", "alexnet_imagenet")
+        raise ValueError(
+            f"{name!r}: the paper has {label}-1 and {label}-2 only; use "
+            f"create('{family}', conv='x', compression=C) for others"
+        )
     if re.fullmatch(r"mobilenet-?0\.5", n):
         return "mobilenet05_imagenet", {}
     if m := re.fullmatch(r"([xg])-mobilenet-?0\.5-(\d+)", n):
@@ -232,7 +230,7 @@ def _check_kwargs(family: Family, kwargs: dict) -> None:
     if isinstance(c, bool) or not isinstance(c, int) or c < 1:
         raise ValueError(f"compression: must be an integer >= 1, got {c!r}")
     if kwargs.get("conv", "dense") not in ("dense", "x", "g"):
-        raise ValueError(f"conv: must be one of dense, x, g, got {kwargs['conv']!r}")
+        raise ValueError(must_be("conv", kwargs["conv"], CONV_KINDS))
 
 
 def resolve(name: str, variant: str = "original", **overrides) -> ModelSpec:
@@ -278,6 +276,21 @@ def create(
     return resolve(name, variant=variant, **overrides).build(num_classes=num_classes, seed=seed)
 
 
-def list_models() -> list[str]:
-    """The model families (the structured form's first argument)."""
-    return list(FAMILIES)
+def _natural(name: str) -> list:
+    """Sort key: numbers by value (``X-DenseNet-BC-40-24-2`` before ``X-DenseNet-BC-40-100-4``), case ignored."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name.lower())]
+
+
+def list_models(pattern: str | Iterable[str] | None = None) -> list[str]:
+    """Every published name (:mod:`xnet.models.zoo`) and every family name (:data:`FAMILIES`, the
+    structured form's first argument), sorted; with ``pattern`` (an ``fnmatch`` pattern, or several),
+    only the names that match one, case ignored: ``list_models("X-MobileNet*")``.
+
+    Every listed name builds with :func:`create`; the general forms (``X-ResNet-4-50``, a ``-b16``
+    suffix) build too without being listed.
+    """
+    names = [m.name for m in PUBLISHED.values()] + list(FAMILIES)
+    if pattern is not None:
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        names = [n for n in names if any(fnmatch.fnmatchcase(n.lower(), p.lower()) for p in patterns)]
+    return sorted(names, key=_natural)

@@ -4,7 +4,7 @@ X-ResNet-C-D (``conv="x", compression=C``) compresses every convolution inside t
 blocks by C (degree = in // C); the stem, the shortcut (downsample) 1x1 convolutions and the
 classifier stay dense, as in the original X-ResNets (resnetexpander_imagenet.py:20-23, 63-68, 125-129).
 ``variant="original"`` draws those X-layers with the authors' rule and without bias
-(:func:`~xnet.models.common.authors_conv`; e.g. a bottleneck's conv3, 64 -> 256 at C = 2, keeps
+(:meth:`~xnet.nn.factory.LayerFactory.authors_conv`; e.g. a bottleneck's conv3, 64 -> 256 at C = 2, keeps
 1/8 of the connections) and initialises as resnetexpander_imagenet.py:114-120 (BN weight 1).
 """
 
@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..nn.factory import LayerFactory
 from .common import (
-    LayerSeeds,
-    authors_conv,
     check_block_size,
     check_compression,
     check_kind,
@@ -22,7 +21,6 @@ from .common import (
     init_authors,
     scaled,
 )
-from .common import conv as any_conv  # the constructors' `conv` argument names the kind
 
 DEPTHS = {
     18: ("basic", (2, 2, 2, 2)),
@@ -86,14 +84,14 @@ class ResNet(nn.Module):
         if depth not in DEPTHS:
             raise ValueError(f"depth: must be one of {sorted(DEPTHS)}, got {depth!r}")
         kind, compression, self.variant = check_kind(conv), check_compression(compression), check_variant(variant)
-        seeds = LayerSeeds(seed, check_block_size(block_size, kind, variant))
+        factory = LayerFactory(seed, check_block_size(block_size, kind, variant))
         block_type, counts = DEPTHS[depth]
         block = BasicBlock if block_type == "basic" else Bottleneck
 
         def make_conv(c_in, c_out, k, stride, padding):
             if variant == "original" and kind == "x" and compression != 1:
-                return authors_conv(c_in, c_out, k, stride, padding, degree=max(1, c_in // compression), seeds=seeds)
-            return any_conv(kind, c_in, c_out, k, stride, padding, compression=compression, seeds=seeds)
+                return factory.authors_conv(c_in, c_out, k, stride, padding, degree=max(1, c_in // compression))
+            return factory.conv(kind, c_in, c_out, k, stride, padding, compression=compression)
 
         c = scaled(64, width)
         self.conv1 = nn.Conv2d(3, c, 7, 2, 3, bias=False)

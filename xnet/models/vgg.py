@@ -26,17 +26,13 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..nn.factory import LayerFactory
 from .common import (
-    LayerSeeds,
-    authors_conv,
-    authors_linear,
     check_block_size,
     check_compression,
     check_kind,
     check_variant,
-    conv,
     init_authors,
-    linear,
     scaled,
 )
 
@@ -66,7 +62,7 @@ class VGGCifar(nn.Module):
         super().__init__()
         kind, self.variant = check_kind(conv, ("dense", "x")), check_variant(variant)
         compression = check_compression(compression)
-        seeds = LayerSeeds(seed, check_block_size(block_size, kind, variant))
+        factory = LayerFactory(seed, check_block_size(block_size, kind, variant))
         original = variant == "original"
         if dropout is None:
             dropout = 0.0 if original else 0.5
@@ -84,7 +80,7 @@ class VGGCifar(nn.Module):
             degree = None if degrees is None else degrees[i]
             make = _original_conv if original else _conv
             layers += [
-                make(kind, c_in, c_out, compression, degree, i == 0, seeds),
+                make(kind, c_in, c_out, compression, degree, i == 0, factory),
                 nn.BatchNorm2d(c_out),
                 nn.ReLU(inplace=True),
             ]
@@ -96,12 +92,12 @@ class VGGCifar(nn.Module):
         if original and kind == "x":
             degree = degree if degree is not None else (c_in // compression if compression != 1 else None)
         if original and kind == "x" and degree is not None and degree < c_in:
-            hidden_layer = authors_linear(c_in, h, degree=degree, seeds=seeds)
+            hidden_layer = factory.authors_linear(c_in, h, degree=degree)
         else:
-            hidden_layer = linear(kind, c_in, h, compression=compression, degree=degree, seeds=seeds)
+            hidden_layer = factory.linear(kind, c_in, h, compression=compression, degree=degree)
         drop = (lambda: [nn.Dropout(dropout)]) if dropout else (lambda: [])
         self.classifier = nn.Sequential(
-            *drop(), hidden_layer, nn.ReLU(inplace=True), *drop(), linear("dense", h, num_classes, seeds=seeds)
+            *drop(), hidden_layer, nn.ReLU(inplace=True), *drop(), factory.linear("dense", h, num_classes)
         )
         if original:
             init_authors(self, dense_conv=True, batchnorm="uniform")
@@ -113,17 +109,17 @@ class VGGCifar(nn.Module):
         return f"variant={self.variant!r}"
 
 
-def _conv(kind, c_in, c_out, compression, degree, first, seeds):
+def _conv(kind, c_in, c_out, compression, degree, first, factory: LayerFactory):
     if first and degree is None:
         kind = "dense"
-    return conv(kind, c_in, c_out, 3, padding=1, bias=True, compression=compression, degree=degree, seeds=seeds)
+    return factory.conv(kind, c_in, c_out, 3, padding=1, bias=True, compression=compression, degree=degree)
 
 
-def _original_conv(kind, c_in, c_out, compression, degree, first, seeds):
+def _original_conv(kind, c_in, c_out, compression, degree, first, factory: LayerFactory):
     """vggcifar_expander.py:37-46: conv1 dense; X (no bias, authors' graph) when the degree is below c_in."""
     if kind == "x" and not first and degree is None and compression != 1:
         degree = max(1, c_in // compression)
     if kind == "x" and not first and degree is not None and degree < c_in:
-        return authors_conv(c_in, c_out, 3, padding=1, degree=degree, seeds=seeds)
-    seeds()  # one seed per layer in either case, as in the paper variant
+        return factory.authors_conv(c_in, c_out, 3, padding=1, degree=degree)
+    factory()  # one seed per layer in either case, as in the paper variant
     return nn.Conv2d(c_in, c_out, 3, padding=1, bias=True)

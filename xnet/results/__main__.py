@@ -1,17 +1,19 @@
 """``python -m xnet.results gather|table|figure|claims|curves|published``: the analysis from the command line.
 
-    python -m xnet.results gather RUNS_DIR_OR_FILE ... -o results/runs.csv [--scale smoke]
+    python -m xnet.results gather RUNS_DIR_OR_FILE ... -o results/runs.csv [--scale smoke] [--expect JSON]
     python -m xnet.results table table4 --runs results/runs.csv -o results/tables/table4 [--scale smoke]
     python -m xnet.results figure figure4 --runs results/runs.csv -o figures/figure4 [--scale smoke]
     python -m xnet.results claims --runs results/runs.csv -o results/tables/claims [--scale smoke]
     python -m xnet.results curves RUNS_DIR_OR_FILE ... -o figures/curves [--scale smoke]
     python -m xnet.results published [NAME]          # list the published files, or print one's path
 
-``table`` / ``figure`` write ``OUT.{csv,md,tex}`` / ``OUT.{png,pdf,csv}``; ``claims`` writes
-``OUT.{csv,md}``; ``curves`` writes ``OUT/<model>_<dataset>_<variant>.png`` and ``OUT/index.csv``.
-``--variant`` picks the variant when the runs hold both; ``--rows`` / ``--seeds`` restrict a table
-or figure to some rows and seeds of the paper's experiment.  Errors: one line
-(``xnet: error: ...``), exit status 2.
+``gather`` refuses a record that is not the run its run directory names (and, with ``--expect``, one
+that is not a run of the scale as configured now: :func:`xnet.results.gather.check_against_scale`)
+and writes the runs CSV atomically.  ``table`` / ``figure`` write ``OUT.{csv,md,tex}`` /
+``OUT.{png,pdf,csv}``; ``claims`` writes ``OUT.{csv,md}``; ``curves`` writes
+``OUT/<model>_<dataset>_<variant>.png`` and ``OUT/index.csv``. ``--variant`` picks the variant when
+the runs hold both; ``--rows`` / ``--seeds`` restrict a table or figure to some rows and seeds of
+the paper's experiment.  Errors: one line (``xnet: error: ...``), exit status 2.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import OneLineParser, nonnegative_int
+from ..arguments import OneLineParser, nonnegative_int
 from ..errors import UserError, one_line
 
 
@@ -34,6 +36,19 @@ def _common(p, out_help):
     )
 
 
+def _expect(text: str) -> dict:
+    """argparse ``type`` of ``gather --expect``: JSON of the shape :func:`xnet.results.gather.check_expect` takes."""
+    import json
+
+    from .gather import check_expect
+
+    try:
+        return check_expect(json.loads(text))
+    except (ValueError, UserError) as e:
+        why = str(e).removeprefix("expect: ") if isinstance(e, UserError) else f"not JSON ({e})"
+        raise argparse.ArgumentTypeError(why) from None
+
+
 def parser() -> argparse.ArgumentParser:
     ap = OneLineParser(
         prog="python -m xnet.results", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -46,6 +61,13 @@ def parser() -> argparse.ArgumentParser:
         "--scale",
         default=None,
         help="the scale gathered: a record in a run directory of another scale is an error",
+    )
+    g.add_argument(
+        "--expect",
+        default=None,
+        type=_expect,
+        metavar="JSON",
+        help="what the scale says its runs are: {paper_dataset: {family: {field: value}}} (the workflow passes it)",
     )
     for name, helptext, out in (
         ("table", "one of Tables 1-5", "output prefix: OUT.csv, OUT.md, OUT.tex"),
@@ -84,7 +106,7 @@ def _run(a) -> int:
         paths = g.find_records(*a.roots)
         if not paths:
             raise UserError(f"no run record (metrics.json) under {', '.join(a.roots)}")
-        df = g.gather(paths, scale=a.scale)
+        df = g.gather(paths, scale=a.scale, expect=a.expect)
         g.write_runs(df, a.out)
         print(f"{len(df)} runs -> {a.out}")
     elif a.cmd in ("table", "figure"):
@@ -116,7 +138,7 @@ def _run(a) -> int:
 
         recs = g.find_records(*a.roots)
         if a.variant is not None:
-            from .record import RunRecord
+            from ..runs.record import RunRecord
 
             recs = [r for r in (RunRecord.load(p) for p in recs) if r.variant == a.variant]
         index = make_curves(recs, a.out, a.scale)

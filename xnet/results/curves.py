@@ -31,9 +31,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import RecordError
+from ..runs.record import RunRecord
 from . import published as pub
 from .gather import at_paper_scale
-from .record import RunRecord
 from .writers import scale_name, variant_text
 
 # model_def of the authors' code (code/models/) -> (family, conv, depth or None: the log's `layers`)

@@ -288,9 +288,6 @@ EXPERIMENTS: dict[str, Experiment] = {
     )
 }
 
-TABLES = [n for n, e in EXPERIMENTS.items() if e.kind == "table"]
-FIGURES = [n for n, e in EXPERIMENTS.items() if e.kind == "figure"]
-
 
 def experiment(name: str) -> Experiment:
     """The experiment called ``name`` (``ValueError`` listing the known names otherwise)."""

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .gather import choose_variant, experiment_runs
 from .tables import _experiment, published_row
-from .verdicts import CRITERION, judge, summary
+from .verdicts import CRITERION, row_verdict, summary
 from .writers import scale_text as _scale_text
 from .writers import variant_text, write_csv
 
@@ -70,22 +70,21 @@ def figure_points(experiment, runs: pd.DataFrame, variant: str | None = None) ->
     pts = []
     for row in exp.rows:
         p = published_row(exp, row)
-        sel = runs_exp[(runs_exp["label"] == row.label) & (runs_exp["dataset"] == row.dataset)]
+        sel = runs_exp[(runs_exp["label"] == row.label) & (runs_exp["paper_dataset"] == row.dataset)]
         n, best_acc, best_std = summary(sel["best_top1_acc"].astype(float))
         _, final_acc, _ = summary(sel["top1_acc"].astype(float))
-        paper_scale = bool(n) and bool(sel["at_paper_scale"].astype(bool).all())
-        v = judge(sel["best_top1_acc"].astype(float).tolist(), p.acc, p.std, p.runs, paper_scale)
+        v = row_verdict(sel, p, row.extension)
         base = {
             "label": row.label,
             "model": row.model,
-            "dataset": row.dataset,
+            "paper_dataset": row.dataset,
             "n": n,
             "rerun_err": 100 - best_acc,
             "rerun_err_std": best_std if n > 1 else 0.0,
             "rerun_final_err": 100 - final_acc,
             "published_err": p.err,
             "verdict": v.verdict,
-            "train_dataset": ",".join(sorted(set(sel["train_dataset"].astype(str)))),
+            "dataset": ",".join(sorted(set(sel["dataset"].astype(str)))),
             "stand_in": bool(sel["stand_in"].astype(bool).any()),
         }
         if not n:
@@ -100,7 +99,7 @@ def figure_points(experiment, runs: pd.DataFrame, variant: str | None = None) ->
         "series",
         "label",
         "model",
-        "dataset",
+        "paper_dataset",
         "x",
         "n",
         "rerun_err",
@@ -109,7 +108,7 @@ def figure_points(experiment, runs: pd.DataFrame, variant: str | None = None) ->
         "published_err",
         "annotation",
         "verdict",
-        "train_dataset",
+        "dataset",
         "stand_in",
     ]
     return pd.DataFrame(pts, columns=cols)
@@ -125,7 +124,7 @@ def draw_figure(experiment, points: pd.DataFrame, png, pdf, scale_text: str, var
 
     exp = _experiment(experiment)
     drawn = points[points["x"].notna()]
-    datasets = list(dict.fromkeys(points["dataset"])) or [exp.dataset]
+    datasets = list(dict.fromkeys(points["paper_dataset"])) or [exp.dataset]
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets) + 2.4, 4.9), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     series = list(dict.fromkeys(drawn["series"]))
@@ -135,7 +134,7 @@ def draw_figure(experiment, points: pd.DataFrame, png, pdf, scale_text: str, var
         Line2D([], [], color="gray", marker="o", ls="--", markerfacecolor="none", label="published"),
     ]
     for ax, ds in zip(axes[0], datasets):
-        sub = drawn[drawn["dataset"] == ds]
+        sub = drawn[drawn["paper_dataset"] == ds]
         if sub.empty:
             ax.text(0.5, 0.5, "no reruns", transform=ax.transAxes, ha="center", va="center", color="gray")
         for i, s in enumerate(series):
@@ -175,7 +174,7 @@ def draw_figure(experiment, points: pd.DataFrame, png, pdf, scale_text: str, var
             ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_xlabel("MACs (M), counted on the trained network")
         ax.set_ylabel("top-1 error (%)")
-        trained = sorted({t for t in sub["train_dataset"] if t and t != ds})
+        trained = sorted({t for t in sub["dataset"] if t and t != ds})
         ax.set_title(f"{ds} (trained on {', '.join(trained)})" if trained else ds)
         ax.grid(alpha=0.3, which="both")
     axes[0][-1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))

@@ -4,20 +4,27 @@ API (torch-free; pandas):
 
 - ``find_records(*roots) -> list[Path]``: every ``metrics.json`` under the given directories (files
   are taken as they are), sorted.
-- ``gather(paths, scale=None) -> DataFrame``: one row per record, columns :data:`RUN_COLUMNS`, sorted by
-  (dataset, model, variant, seed).  Each row comes from its own record (never from a list zipped
-  by position); a missing, corrupt or invalid file raises a one-line
-  :class:`~xnet.errors.RecordError` naming it, and so does a record that is not the run its run
-  directory names (``check_against_path``: model, paper dataset, variant, seed; the scale if
-  given).  Two records of the same run (model, dataset, variant, seed, scale facts) raise too.
-- ``read_runs(path) -> DataFrame``: a runs CSV written by :func:`write_runs` (checked columns).
-- ``write_runs(df, path)``: the runs CSV.
+- ``gather(paths, scale=None, expect=None) -> DataFrame``: one row per record, columns
+  :data:`RUN_COLUMNS`, sorted by (paper_dataset, model, variant, seed).  Each row comes from its own
+  record (never from a list zipped by position) read from disk now; a missing, corrupt or invalid
+  file raises a one-line :class:`~xnet.errors.RecordError` naming it, and so does a record that is
+  not the run its run directory names (``check_against_path``: model, paper dataset, variant, seed;
+  the scale if given) or whose identity (``config``, :mod:`xnet.runs.identity`) is not the run the
+  record and its path describe (``check_identity``), or (``expect`` given: what the configuration's
+  scale says its runs are) that is not a run of the scale as configured now
+  (``check_against_scale``).  Two records of the same run raise too.
+- ``read_runs(path) -> DataFrame``: a runs CSV written by :func:`write_runs` (checked columns; a
+  runs CSV of an older xnet, with ``dataset`` / ``train_dataset``, is read under today's names).
+- ``write_runs(df, path)``: the runs CSV, written atomically (an interrupted gather leaves the
+  previous file, or none; never a partial table).
 - ``experiment_runs(runs, experiment, variant=None) -> DataFrame``: the runs of one table/figure,
   one row per (row label, seed), in the experiment's row order, with ``label`` added.
-- ``at_paper_scale(record) -> bool``: whether a run used the paper's data and recipe length.
+- ``at_paper_scale(record) -> bool``: whether a run used the paper's data and its family's published
+  recipe (:data:`PAPER_SCALE`).
 
-Columns: identity ``model, variant, family, conv, compression, depth, growth, width, dataset``
-(the paper's dataset the run stands for), ``train_dataset`` (what it trained on), ``seed``; scale
+Columns: identity ``model, variant, family, conv, compression, depth, growth, width,
+paper_dataset`` (the paper's dataset the run stands for: the run directory's and the tables'),
+``dataset`` (what it trained on: the run record's), ``seed``; scale
 ``epochs, recipe_epochs, batch_size, limit_train_batches, limit_val_batches, train_size,
 at_paper_scale``; results in percent ``top1_err, best_top1_err, top5_err, top1_acc, best_top1_acc,
 best_epoch``; counts ``params, macs`` (of the network that was trained); ``device, device_name,
@@ -26,13 +33,19 @@ world_size, wall_time_s, path``.
 
 from __future__ import annotations
 
+import functools
+import io
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import RecordError, UserError
-from .paths import RUN_DIR, parse_run_dir
-from .record import PAPER_DATASETS, VARIANTS, RunRecord
+from ..names import VARIANTS
+from ..runs import identity
+from ..runs.files import METRICS, atomic_write_bytes
+from ..runs.layout import RUN_DIR, parse_run_dir
+from ..runs.record import PAPER_DATASETS, RunRecord
 
 IDENTITY = [
     "model",
@@ -44,8 +57,8 @@ IDENTITY = [
     "growth",
     "width",
     "block_size",
+    "paper_dataset",
     "dataset",
-    "train_dataset",
     "seed",
 ]
 RUN_COLUMNS = IDENTITY + [
@@ -75,23 +88,42 @@ RUN_COLUMNS = IDENTITY + [
 ]
 INT_COLUMNS = ("compression", "depth", "growth", "block_size", "limit_train_batches", "limit_val_batches")  # nullable
 PAPER_SCALE = (
-    "at paper scale: the paper's dataset (not synthetic, not a stand-in), no limit on batches per epoch, and at "
-    "least the recipe's epochs"
+    "at paper scale: the paper's dataset (not synthetic, not a stand-in), no limit on batches per epoch, and the "
+    "published recipe of the model's family (at least its epochs; a recipe changed with --set is not the paper's)"
 )
+_RECIPE_ABOUT = ("family", "dataset", "source")  # what a recipe says about itself, not how it trains
+
+
+@functools.cache
+def _published_recipe(family: str) -> dict | None:
+    """The published recipe of ``family`` as a run records it (JSON types), None for an unknown family."""
+    from ..recipes import resolve_recipe  # torch-free
+
+    try:
+        return json.loads(json.dumps(resolve_recipe(family, {}).to_dict()))
+    except (UserError, ValueError):
+        return None  # a family this xnet has no recipe for
 
 
 def at_paper_scale(rec: RunRecord) -> bool:
-    """True if ``rec`` trained on the paper's real dataset, on every batch, for its recipe's epochs
-    (:data:`PAPER_SCALE`)."""
-    recipe_epochs = rec.recipe.get("epochs")
-    return (
-        not rec.synthetic
-        and not rec.stand_in
-        and rec.limit_train_batches is None
-        and rec.limit_val_batches is None
-        and recipe_epochs is not None
-        and rec.epochs >= int(recipe_epochs)
-    )
+    """True if ``rec`` trained on the paper's real dataset, on every batch, with its family's
+    *published* recipe (:func:`xnet.recipes.resolve_recipe` without overrides) for at least its epochs
+    (:data:`PAPER_SCALE`).  The recipe the run recorded is compared with the published one, so a run
+    shortened with ``--set epochs=N`` (which records N as its recipe's epochs) is not at paper scale."""
+    if rec.synthetic or rec.stand_in or rec.limit_train_batches is not None or rec.limit_val_batches is not None:
+        return False
+    paper = _published_recipe(rec.family)
+    if paper is None:
+        return False
+    for key, value in rec.recipe.items():
+        if key in _RECIPE_ABOUT or key not in paper:
+            continue
+        if key == "epochs":
+            if not isinstance(value, int) or value < paper["epochs"]:
+                return False
+        elif value != paper[key]:
+            return False
+    return rec.epochs >= paper["epochs"]
 
 
 def record_row(rec: RunRecord, path: str | Path = "") -> dict:
@@ -106,8 +138,8 @@ def record_row(rec: RunRecord, path: str | Path = "") -> dict:
         "growth": rec.growth,
         "width": rec.width,
         "block_size": rec.block_size,
-        "dataset": rec.paper_dataset,
-        "train_dataset": rec.dataset,
+        "paper_dataset": rec.paper_dataset,
+        "dataset": rec.dataset,
         "seed": rec.seed,
         "epochs": rec.epochs,
         "recipe_epochs": rec.recipe.get("epochs"),
@@ -143,80 +175,169 @@ def find_records(*roots) -> list[Path]:
         if r.is_file():
             out.append(r)
         elif r.is_dir():
-            out += sorted(r.rglob("metrics.json"))
+            out += sorted(r.rglob(METRICS))
         else:
             raise UserError(f"{r}: no such file or directory")
     return out
 
 
-def check_against_path(rec: RunRecord, path, scale: str | None = None) -> None:
-    """A record under ``{scale}/{dataset}/{model}/{variant}/seed{seed}/metrics.json``
-    (:data:`~xnet.results.paths.RUN_DIR`) must be the run its path names: that model (as recorded),
+def check_against_path(rec: RunRecord, path, scale: str | None = None) -> bool:
+    """A record under ``{scale}/{paper_dataset}/{model}/{variant}/seed{seed}/metrics.json``
+    (:data:`~xnet.runs.layout.RUN_DIR`) must be the run its path names: that model (as recorded),
     paper dataset, variant and seed, and (``scale`` given) that scale.  A record elsewhere (a
     folder of one's own) is not checked.  A mismatch is a one-line :class:`RecordError` naming the
-    file and the field."""
+    file and the field.  True if ``path`` is a run directory of the layout (and the record its run)."""
     try:
         where = parse_run_dir(str(path))
     except ValueError:
-        return
-    if where["variant"] not in VARIANTS or where["dataset"] not in set(PAPER_DATASETS.values()) - {""}:
-        return  # not the workflow's layout (a variant / dataset segment no run directory has)
+        return False
+    if where["variant"] not in VARIANTS or where["paper_dataset"] not in set(PAPER_DATASETS.values()) - {""}:
+        return False  # not the workflow's layout (a variant / dataset segment no run directory has)
     have = {
         "model": rec.model,
-        "dataset": rec.paper_dataset,
+        "paper_dataset": rec.paper_dataset,
         "variant": rec.variant,
         "seed": rec.seed,
     }
     for key, value in have.items():
         if value != where[key]:
+            what = "dataset" if key == "paper_dataset" else key  # the wording tests/faults/test_identity.py asserts
             raise RecordError(
-                f"{path}: the record's {key} is {value!r} but its path says {where[key]!r} "
+                f"{path}: the record's {what} is {value!r} but its path says {where[key]!r} "
                 f"(a run directory holds the run it names: {RUN_DIR})"
             )
     if scale is not None and where["scale"] != scale:
         raise RecordError(f"{path}: the path's scale is {where['scale']!r}, not the scale {scale!r} being gathered")
+    return True
 
 
-def gather(paths, scale: str | None = None) -> pd.DataFrame:
+def check_identity(rec: RunRecord, path) -> None:
+    """The record's identity (``config``, :class:`xnet.runs.identity.RunIdentity`, as its trainer
+    stored it) must be the run the record reports (and so the run its path names:
+    :func:`check_against_path` checks the record's own fields against the path): model, model
+    args, variant, family, dataset, seed, epochs, batch size, batch limits, world size, recipe,
+    device type and precision, compared by :func:`xnet.runs.identity.identity_problems`.  An
+    identity field the record's xnet did not store is not compared; an empty ``config`` (a
+    hand-made record) neither.  A mismatch is a one-line :class:`RecordError` naming the file and
+    the fields."""
+    config = rec.config
+    if not config:
+        return
+    said = {
+        "model": rec.model,
+        "model_args": rec.model_args,
+        "variant": rec.variant,
+        "family": rec.family,
+        "dataset": rec.dataset,
+        "seed": rec.seed,
+        "epochs": rec.epochs,
+        "batch_size": rec.batch_size,
+        "limit_train_batches": rec.limit_train_batches,
+        "limit_val_batches": rec.limit_val_batches,
+        "world_size": rec.world_size,
+        "recipe": rec.recipe,
+        "device": rec.device,
+        "amp": rec.amp,
+    }
+    problems = identity.identity_problems(
+        config, {k: v for k, v in said.items() if k in identity.FIELDS and k in config}
+    )
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise RecordError(f"{path}: the run's identity (config) is not the run the record reports: {problems[0]}{more}")
+
+
+EXPECTABLE = ("dataset", "epochs", "batch_size", "limit_train_batches", "limit_val_batches", "device")
+
+
+def check_expect(expect) -> dict:
+    """``expect``: ``{paper_dataset: {family: {field: value}}}`` with fields of :data:`EXPECTABLE` (what
+    a workflow's scale fixes for the runs of one paper dataset and model family); a one-line
+    :class:`UserError` otherwise."""
+    ok = isinstance(expect, dict) and all(
+        isinstance(fams, dict)
+        and all(isinstance(want, dict) and set(want) <= set(EXPECTABLE) for want in fams.values())
+        for fams in expect.values()
+    )
+    if not ok:
+        raise UserError(
+            "expect: must be a JSON object {paper_dataset: {family: {field: value}}} with fields of "
+            + ", ".join(EXPECTABLE)
+        )
+    return expect
+
+
+def check_against_scale(rec: RunRecord, path, scale: str | None, expect: dict) -> None:
+    """A record in a run directory must be a run of its scale *as configured now*: ``expect`` (see
+    :func:`check_expect`; the workflow passes what its scale says) for the record's paper dataset and
+    family.  A run trained before an edit of the scale (``scale.epochs``, ``scale.datasets``, ...)
+    that kept ``scale.name`` is refused, naming the field, instead of being mixed into the tables."""
+    want = expect.get(rec.paper_dataset, {}).get(rec.family)
+    for key, value in (want or {}).items():
+        have = getattr(rec, key)
+        if have != value:
+            raise RecordError(
+                f"{path}: the record's {key} is {have!r} but the scale {scale or ''!r} now says {value!r}: the "
+                "configuration changed since this run was trained (give changed settings a new scale.name, "
+                "or restore the old ones)"
+            )
+
+
+def gather(paths, scale: str | None = None, expect: dict | None = None) -> pd.DataFrame:
     """One row per run record in ``paths`` (see the module docstring); an empty table for no paths.
 
-    Each record is checked against itself (:func:`~xnet.results.record.record_problems`) and, when
-    it lies in a run directory, against its path (:func:`check_against_path`, with ``scale``)."""
+    Each record is read from disk now and checked against itself
+    (:func:`~xnet.runs.record.record_problems`) and, when it lies in a run directory, against its
+    path (:func:`check_against_path`, with ``scale``), its identity (:func:`check_identity`) and
+    ``expect`` (:func:`check_against_scale`); a record in a folder of one's own is the user's to name."""
+    expect = check_expect(expect) if expect is not None else None
     rows = []
     for p in paths:
         rec = RunRecord.load(p)
-        check_against_path(rec, p, scale)
+        if check_against_path(rec, p, scale):
+            check_identity(rec, p)
+            if expect is not None:
+                check_against_scale(rec, p, scale, expect)
         rows.append(record_row(rec, p))
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)
-    key = ["model", "dataset", "variant", "seed", "train_dataset", "epochs", "limit_train_batches"]
+    key = ["model", "paper_dataset", "variant", "seed", "dataset", "epochs", "limit_train_batches"]
     dup = df[df.duplicated(key, keep=False)]
     if len(dup):
         a, b = dup["path"].iloc[0], dup["path"].iloc[1]
         raise RecordError(
-            f"{b}: the same run as {a} ({dup['model'].iloc[0]}, {dup['train_dataset'].iloc[0]}, "
+            f"{b}: the same run as {a} ({dup['model'].iloc[0]}, {dup['dataset'].iloc[0]}, "
             f"variant {dup['variant'].iloc[0]}, seed {dup['seed'].iloc[0]}); gather one of them"
         )
     for c in INT_COLUMNS:
         df[c] = df[c].astype("Int64")
-    return df.sort_values(["dataset", "model", "variant", "seed"], kind="stable").reset_index(drop=True)
+    return df.sort_values(["paper_dataset", "model", "variant", "seed"], kind="stable").reset_index(drop=True)
 
 
 def write_runs(df: pd.DataFrame, path) -> None:
+    """The runs CSV, atomically: a gather that fails or is killed leaves the previous file (or none)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False)
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    text = buf.getvalue().encode()
+    atomic_write_bytes(Path(path), lambda fh: fh.write(text))
+
+
+# the columns of a runs CSV written before the paper's and the trained-on dataset had their own names
+_OLD_NAMES = {"dataset": "paper_dataset", "train_dataset": "dataset"}
 
 
 def read_runs(path) -> pd.DataFrame:
     """A runs CSV (from :func:`write_runs`); a one-line error if it is missing or lacks columns."""
+    text = {c: str for c in ("model", "variant", "paper_dataset", "dataset", "train_dataset", "family", "conv")}
     try:
-        df = pd.read_csv(
-            path, dtype={"model": str, "variant": str, "dataset": str, "train_dataset": str, "family": str, "conv": str}
-        )
+        df = pd.read_csv(path, dtype=text)
     except FileNotFoundError:
         raise UserError(f"{path}: runs table not found") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise UserError(f"{path}: not a runs table ({why})") from None
+    if "train_dataset" in df.columns and "paper_dataset" not in df.columns:
+        df = df.rename(columns=_OLD_NAMES)
     missing = [c for c in RUN_COLUMNS if c not in df.columns]
     if missing:
         raise UserError(f"{path}: not a runs table of this xnet (missing column {missing[0]!r}); run gather again")
@@ -253,7 +374,7 @@ def experiment_runs(runs: pd.DataFrame, experiment, variant: str | None = None) 
     for row in experiment.rows:
         sel = runs[
             (runs["model"] == row.model)
-            & (runs["dataset"] == row.dataset)
+            & (runs["paper_dataset"] == row.dataset)
             & (runs["seed"].isin(list(experiment.seeds)))
         ]
         if variant is not None:

@@ -1,6 +1,6 @@
 """The paper's claims that do not depend on its datasets, judged on a stand-in dataset (torch-free; scipy).
 
-A stand-in (:func:`xnet.datasets.is_stand_in`, e.g. ``fashion-mnist``) is a real dataset that is none
+A stand-in (:func:`xnet.data.catalog.is_stand_in`, e.g. ``fashion-mnist``) is a real dataset that is none
 of the paper's.  Accuracies on it cannot be compared with the published ones, but three claims are
 about how X-Conv behaves, not about ImageNet or CIFAR numbers, and are judged here:
 

@@ -7,15 +7,15 @@ API:
   :func:`xnet.results.gather.gather`; its other runs are ignored), plus the published-only rows of
   other methods (Tables 2, 3: pruning).  Columns (accuracies in percent):
 
-  ``label, model, dataset, train_dataset, seeds`` (the experiment's), ``n`` (runs found),
-  ``at_paper_scale``; ``published_acc`` (+ ``published_std, published_runs, published_max,
-  published_min, published_range`` where printed); ``rerun_best_acc, rerun_best_std`` (best epoch,
-  mean and std over seeds: what is compared), ``rerun_acc, rerun_std`` (final epoch),
-  ``rerun_max, rerun_min, rerun_range`` (best epoch, over seeds), ``diff`` (rerun best mean -
-  published); ``params_M, macs_M`` (counted on the network that was trained, from the run records)
-  beside ``published_params_M, published_macs_M`` (the published count converted from its printed
-  unit: :data:`xnet.results.published.UNITS`) and ``published_count`` (as printed, unit, source);
-  ``verdict, test, p_value`` (:mod:`xnet.results.verdicts`).
+  ``label, model, paper_dataset`` (the row's), ``dataset`` (what its reruns trained on), ``seeds``
+  (the experiment's), ``n`` (runs found), ``at_paper_scale``; ``published_acc`` (+ ``published_std,
+  published_runs, published_max, published_min, published_range`` where printed); ``rerun_best_acc,
+  rerun_best_std`` (best epoch, mean and std over seeds: what is compared), ``rerun_acc, rerun_std``
+  (final epoch), ``rerun_max, rerun_min, rerun_range`` (best epoch, over seeds), ``diff`` (rerun
+  best mean - published); ``params_M, macs_M`` (counted on the network that was trained, from the
+  run records) beside ``published_params_M, published_macs_M`` (the published count converted from
+  its printed unit: :data:`xnet.results.published.UNITS`) and ``published_count`` (as printed, unit,
+  source); ``verdict, test, p_value`` (:mod:`xnet.results.verdicts`).
 
 - ``write_table(table, title, csv, md, tex, scale_text, variant)``: the CSV (with ``scale``,
   ``variant`` and ``criterion`` columns), Markdown and LaTeX (scale, variant and criterion printed).
@@ -25,9 +25,7 @@ API:
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
 
 import pandas as pd
 
@@ -35,7 +33,7 @@ from ..errors import UserError
 from . import published as pub
 from . import standin
 from .gather import choose_variant, experiment_runs
-from .verdicts import CRITERION, NO_PUBLISHED, NOT_RUN, judge, other_dataset, summary
+from .verdicts import CRITERION, NOT_RUN, row_verdict, summary
 from .writers import fmt, variant_text, write_csv, write_md, write_tex
 from .writers import scale_text as _scale_text
 
@@ -56,15 +54,7 @@ COST_NOTE = (
 
 
 def _experiment(experiment):
-    """An ``Experiment`` from itself, its name, or its ``to_dict()`` (what a Snakemake rule passes as a param)."""
-    if isinstance(experiment, Mapping):
-        from .experiments import Experiment, Row
-
-        d = dict(experiment)
-        d["rows"] = tuple(Row(**r) if isinstance(r, Mapping) else r for r in d["rows"])
-        d["extensions"] = tuple(Row(**r) if isinstance(r, Mapping) else r for r in d.get("extensions", ()))
-        d["seeds"] = tuple(d["seeds"])
-        return Experiment(**d)
+    """An ``Experiment`` from itself or its name."""
     if isinstance(experiment, str):
         from .experiments import experiment as get
 
@@ -99,21 +89,17 @@ def build_table(experiment, runs: pd.DataFrame, variant: str | None = None) -> p
     for row in exp.rows:
         p = published_row(exp, row)
         sel = runs_exp[runs_exp["label"] == row.label]
-        sel = sel[sel["dataset"] == row.dataset]
+        sel = sel[sel["paper_dataset"] == row.dataset]
         n, best, best_std = summary(sel["best_top1_acc"].astype(float))
         _, final, final_std = summary(sel["top1_acc"].astype(float))
         paper_scale = bool(len(sel)) and bool(sel["at_paper_scale"].astype(bool).all())
-        v = judge(sel["best_top1_acc"].astype(float).tolist(), p.acc, p.std, p.runs, paper_scale)
-        stand_in = sorted(set(sel.loc[sel["stand_in"].astype(bool), "train_dataset"].astype(str)))
-        if stand_in:  # accuracies on another dataset are not compared with the paper's
-            v = dataclasses.replace(v, verdict=other_dataset(", ".join(stand_in)), test="", p_value=None)
-        elif row.extension and n:
-            v = dataclasses.replace(v, verdict=NO_PUBLISHED, test="", p_value=None)
+        v = row_verdict(sel, p, row.extension)
+        stand_in = sorted(set(sel.loc[sel["stand_in"].astype(bool), "dataset"].astype(str)))
         out = {
             "label": row.label,
             "model": row.model,
-            "dataset": row.dataset,
-            "train_dataset": ",".join(sorted(set(sel["train_dataset"].astype(str)))),
+            "paper_dataset": row.dataset,
+            "dataset": ",".join(sorted(set(sel["dataset"].astype(str)))),
             "seeds": len(exp.seeds),
             "n": n,
             "at_paper_scale": paper_scale if n else None,
@@ -155,8 +141,8 @@ def build_table(experiment, runs: pd.DataFrame, variant: str | None = None) -> p
             {
                 "label": r["method"],
                 "model": "(other method, published only)",
-                "dataset": exp.dataset,
-                "train_dataset": "",
+                "paper_dataset": exp.dataset,
+                "dataset": "",
                 "seeds": 0,
                 "n": 0,
                 "at_paper_scale": None,
@@ -179,7 +165,7 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
     d["model"] = table["model"]
     d["data"] = [
         f"{a} ({b})" if isinstance(b, str) and b and b != a else a
-        for a, b in zip(table["dataset"], table["train_dataset"])
+        for a, b in zip(table["paper_dataset"], table["dataset"])
     ]
     pubcol = table["published_acc"].map(fmt)
     if "published_std" in table and "published_range" not in table:  # Table 5's std is derived: show its range

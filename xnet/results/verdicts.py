@@ -4,10 +4,12 @@ API:
 
 - ``judge(values, published_acc, published_std=None, published_runs=None, at_paper_scale=True) -> Verdict``:
   ``values`` are the rerun's per-seed accuracies (percent; NaNs dropped).
+- ``row_verdict(runs, published, extension=False) -> Verdict``: the verdict of one table row or
+  figure point from its reruns (both use it, so a table and its figure agree).
 - ``VERDICTS``: the vocabulary, exactly ``reproduced``, ``not reproduced``, ``too few seeds``,
   ``not run``, ``not run at paper scale``.
 - ``CRITERION``: the criterion as one paragraph (written under every table and into its CSV).
-- Stand-in datasets (:func:`xnet.datasets.is_stand_in`: a real dataset that is none of the paper's):
+- Stand-in datasets (:func:`xnet.data.catalog.is_stand_in`: a real dataset that is none of the paper's):
   a table row trained on one gets :func:`other_dataset` (``other dataset: fashion-mnist``), never
   ``reproduced``; a claim judged on one gets :func:`holds_on` / :func:`does_not_hold_on` /
   :func:`tie_on` (``holds on fashion-mnist``, ...), decided by :func:`welch` between two groups of
@@ -81,7 +83,8 @@ TOLERANCE = 0.5  # accuracy points: the smallest difference called "within the s
 CRITERION = (
     "Verdict: 'other dataset: <name>' if the reruns trained on a stand-in (a real dataset that is not the paper's); "
     "'not run' without a rerun; 'not run at paper scale' if any rerun used synthetic data, limited "
-    f"batches or fewer epochs than the recipe; 'too few seeds' with fewer than {MIN_SEEDS} seeds. Otherwise, "
+    "batches or not its family's published recipe (fewer epochs, say); "
+    f"'too few seeds' with fewer than {MIN_SEEDS} seeds. Otherwise, "
     "where the paper prints a std over its runs (Table 4: 10 runs; Table 5: 2 runs, std = range / sqrt 2): "
     f"Welch's two-sided t-test of the rerun seeds against the published mean, std and n, 'reproduced' if "
     f"p >= {ALPHA}; elsewhere 'reproduced' if |rerun mean - published| <= max(2 x rerun std over seeds, "
@@ -167,6 +170,25 @@ def judge(
             return Verdict(REPRODUCED if p >= ALPHA else NOT_REPRODUCED, "welch", p_value=p, diff=diff)
     bound = max(2 * std, TOLERANCE)
     return Verdict(REPRODUCED if abs(diff) <= bound else NOT_REPRODUCED, "spread", bound=bound, diff=diff)
+
+
+def row_verdict(runs, published, extension: bool = False) -> Verdict:
+    """The verdict of one table row or figure point: ``runs`` are its reruns (rows of the runs table of
+    :func:`xnet.results.gather.gather`), ``published`` its published numbers (``acc``, ``std``, ``runs``:
+    :class:`xnet.results.published.Published`), ``extension`` a row beyond the paper's.
+
+    Reruns on a stand-in get :func:`other_dataset` (never compared with the paper); a row beyond the
+    paper's with reruns gets ``no published number``; everything else :func:`judge`, at paper scale
+    only if every rerun is.  Tables and figures both take their verdicts from here."""
+    accs = runs["best_top1_acc"].astype(float).tolist()
+    paper_scale = bool(len(runs)) and bool(runs["at_paper_scale"].astype(bool).all())
+    v = judge(accs, published.acc, published.std, published.runs, paper_scale)
+    stand_in = sorted(set(runs.loc[runs["stand_in"].astype(bool), "dataset"].astype(str)))
+    if stand_in:  # accuracies on another dataset are not compared with the paper's
+        return Verdict(other_dataset(", ".join(stand_in)))
+    if extension and v.verdict != NOT_RUN:
+        return Verdict(NO_PUBLISHED)
+    return v
 
 
 def combine(verdicts) -> str:

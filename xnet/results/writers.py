@@ -52,11 +52,11 @@ def scale_text(runs: pd.DataFrame, scale=None) -> str:
     if n_paper < len(runs):
         parts.append(
             f"NOT at paper scale ({len(runs) - n_paper} of {len(runs)} runs: synthetic or stand-in data, limited "
-            f"batches or fewer epochs than the recipe)"
+            f"batches, or not the published recipe)"
         )
     else:
         parts.append(f"all {len(runs)} runs at paper scale")
-    data = sorted({f"{d} (trained on {t})" if d != t else d for d, t in zip(runs["dataset"], runs["train_dataset"])})
+    data = sorted({f"{d} (trained on {t})" if d != t else d for d, t in zip(runs["paper_dataset"], runs["dataset"])})
     parts.append("data " + ", ".join(data))
     parts.append("epochs " + ",".join(str(int(e)) for e in sorted(set(runs["epochs"].dropna()))))
     limits = sorted({int(x) for x in runs["limit_train_batches"].dropna()})

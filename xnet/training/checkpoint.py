@@ -21,7 +21,7 @@ import torch
 
 from .. import __version__
 from ..errors import UserError
-from .rundir import atomic_write_bytes, write_error
+from ..runs.files import atomic_write_bytes, write_error
 
 log = logging.getLogger("xnet.checkpoint")
 
@@ -40,7 +40,7 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 
 def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint written by :func:`xnet.train.train`; a one-line error if it is unreadable."""
+    """Load a checkpoint written by :func:`xnet.training.train`; a one-line error if it is unreadable."""
     path = Path(path)
     try:
         with torch.serialization.safe_globals([collections.Counter]):

@@ -21,13 +21,12 @@ import os
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-from ..datasets import DATASETS, dataset_info
+from ..data.catalog import DATASETS, dataset_info
 from ..errors import UserError
+from ..names import DEVICES, VARIANTS, must_be
 from ..recipes import parse_overrides, resolve_recipe
 
 SEED_MAX = 2**32 - 1  # seeds are combined with epochs / layer indices into 64-bit generator seeds
-DEVICES = ("cpu", "cuda")
-VARIANTS = ("original", "paper")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -68,7 +67,7 @@ def optional_text(label, v):
 
 def device(label, v):
     if v not in DEVICES:
-        raise UserError(f"{label}: must be one of {', '.join(DEVICES)}, got {v!r}")
+        raise UserError(must_be(label, v, DEVICES))
     return v
 
 
@@ -83,7 +82,7 @@ def optional_dataset(label, v):
 
 def variant(label, v):
     if v is not None and v not in VARIANTS:
-        raise UserError(f"{label}: must be one of {', '.join(VARIANTS)}, got {v!r}")
+        raise UserError(must_be(label, v, VARIANTS))
     return v
 
 

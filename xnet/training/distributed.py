@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..seeds import order_seed
+
 
 @dataclass
 class Dist:
@@ -30,8 +32,13 @@ class Dist:
         return self.rank == 0
 
 
+def world_size() -> int:
+    """The number of processes of this run: ``WORLD_SIZE`` (set by ``torchrun``), else 1."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def init_distributed(device: str) -> Dist:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = world_size()
     if world <= 1:
         return Dist()
     import torch.distributed as dist
@@ -101,7 +108,7 @@ class EpochSampler(torch.utils.data.Sampler):
 
     def __iter__(self):
         if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            g = torch.Generator().manual_seed(order_seed(self.seed, self.epoch))
             idx = torch.randperm(self.n, generator=g).tolist()
         else:
             idx = list(range(self.n))

@@ -7,6 +7,7 @@ process stops at the same batch), so nothing computed from a diverged model is e
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,19 @@ def amp_dtype(device_type: str) -> torch.dtype:
 
 def autocast(device: torch.device, amp: bool):
     return torch.autocast(device.type, dtype=amp_dtype(device.type), enabled=amp)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a pass runs: the device, mixed precision (``amp``; ``scaler``: the CUDA
+    GradScaler of a training pass under AMP), channels_last inputs, the process group, a progress bar."""
+
+    device: torch.device
+    amp: bool = False
+    channels_last: bool = False
+    dist: Dist = field(default_factory=Dist)
+    progress: bool = False
+    scaler: object | None = None
 
 
 def n_batches(loader, limit):
@@ -53,32 +67,22 @@ def _any_nonfinite(value: torch.Tensor, dist: Dist, device) -> bool:
     return all_reduce_sum([bad], dist, device)[0] > 0
 
 
-def evaluate_model(
-    model,
-    loader,
-    device,
-    limit=None,
-    amp=False,
-    channels_last=False,
-    dist: Dist | None = None,
-    progress=False,
-    desc="val",
-) -> dict:
+def evaluate_model(model, loader, rt: Runtime, limit=None, desc="val") -> dict:
     """Loss, top-1 and top-5 error (percent) of ``model`` on ``loader`` (first ``limit`` batches).
 
     Raises :class:`UserError` if no image was evaluated and :class:`RunDiverged` if the loss is not
     finite (``desc`` names the pass in the message).
     """
-    dist = dist or Dist()
+    device, dist = rt.device, rt.dist
     model.eval()
     count_b = n_batches(loader, limit)
     loss_sum = top1 = top5 = count = 0.0
     from tqdm import tqdm
 
     with torch.no_grad():
-        bar = tqdm(total=count_b, desc=desc, leave=False, disable=not (progress and dist.main), dynamic_ncols=True)
-        for x, y in batches(loader, count_b, device, channels_last):
-            with autocast(device, amp):
+        bar = tqdm(total=count_b, desc=desc, leave=False, disable=not (rt.progress and dist.main), dynamic_ncols=True)
+        for x, y in batches(loader, count_b, device, rt.channels_last):
+            with autocast(device, rt.amp):
                 out = model(x)
             out = out.float()
             loss_sum += F.cross_entropy(out, y, reduction="sum").item()
@@ -102,22 +106,9 @@ def evaluate_model(
     }
 
 
-def train_one_epoch(
-    model,
-    loader,
-    optimizer,
-    scaler,
-    device,
-    epoch,
-    epochs,
-    limit=None,
-    amp=False,
-    channels_last=False,
-    dist: Dist | None = None,
-    progress=True,
-) -> dict:
+def train_one_epoch(model, loader, optimizer, rt: Runtime, epoch: int, epochs: int, limit=None) -> dict:
     """One epoch of SGD; :class:`RunDiverged` at the first batch whose loss is not finite (before its step)."""
-    dist = dist or Dist()
+    device, dist, scaler = rt.device, rt.dist, rt.scaler
     model.train()
     count_b = n_batches(loader, limit)
     loss_sum = correct = count = 0.0
@@ -127,11 +118,11 @@ def train_one_epoch(
         total=count_b,
         desc=f"epoch {epoch}/{epochs}",
         leave=False,
-        disable=not (progress and dist.main),
+        disable=not (rt.progress and dist.main),
         dynamic_ncols=True,
     )
-    for b, (x, y) in enumerate(batches(loader, count_b, device, channels_last)):
-        with autocast(device, amp):
+    for b, (x, y) in enumerate(batches(loader, count_b, device, rt.channels_last)):
+        with autocast(device, rt.amp):
             out = model(x)
             loss = F.cross_entropy(out.float(), y)
         if _any_nonfinite(loss.detach(), dist, device):

@@ -26,6 +26,11 @@ def versions() -> dict[str, str]:
     }
 
 
+# What xnet.models raises for a bad name or bad arguments (its argument checks): the user's error,
+# one line.  Anything else raised while a model is resolved or built is a bug and keeps its traceback.
+ARGUMENT_ERRORS = (ValueError, KeyError, TypeError)
+
+
 def _model_kwargs(model_args: dict, variant: str | None) -> dict:
     if variant is None:
         return dict(model_args)
@@ -50,7 +55,7 @@ def check_name_args(name: str, model_args: dict, variant: str | None = None) -> 
     variant = variant or model_args.get("variant")
     try:
         base = models.resolve(name, **({} if variant is None else {"variant": variant}))
-    except Exception:
+    except ARGUMENT_ERRORS:
         return  # an unknown name or variant: resolve_model says so
     params = inspect.signature(models.FAMILIES[base.family].cls).parameters
 
@@ -77,24 +82,27 @@ def check_name_args(name: str, model_args: dict, variant: str | None = None) -> 
 
 
 def resolve_model(name: str, model_args: dict, variant: str | None = None):
-    """``xnet.models.resolve`` with any failure turned into a one-line error (listing accepted names);
-    a model argument that contradicts a published name is refused (:func:`check_name_args`)."""
+    """``xnet.models.resolve``; an unknown name or a bad argument is a one-line error (listing the
+    accepted names), as is a model argument that contradicts a published name
+    (:func:`check_name_args`)."""
     import xnet.models as models
 
     check_name_args(name, model_args, variant)
     try:
         return models.resolve(name, **_model_kwargs(model_args, variant))
-    except Exception as e:  # unknown name, bad kwargs
+    except ARGUMENT_ERRORS as e:  # unknown name, bad kwargs
         raise UserError(f"model {name!r}: {one_line(e) or type(e).__name__}") from None
 
 
 def create_model(name: str, num_classes: int, seed: int, model_args: dict, variant: str | None = None) -> nn.Module:
-    import xnet.models as models
-
+    """The model of a run, built from the seed.  A bad name or argument is a one-line error; a
+    ``ValueError`` of a constructor's argument checks too; any other failure of the constructor (a
+    bug in model code) propagates with its traceback."""
+    spec = resolve_model(name, model_args, variant)
     torch.manual_seed(seed)
     try:
-        return models.create(name, num_classes=num_classes, seed=seed, **_model_kwargs(model_args, variant))
-    except Exception as e:
+        return spec.build(num_classes=num_classes, seed=seed)
+    except ValueError as e:  # the constructors' argument checks
         raise UserError(f"model {name!r}: cannot build it: {one_line(e) or type(e).__name__}") from None
 
 
@@ -109,33 +117,7 @@ FACTS = ("family", "conv", "compression", "depth", "growth", "width", "variant")
 
 
 def model_facts(spec) -> dict:
-    """The model's facts a run record stores: family, conv kind, compression, depth, growth, width, variant.
-
-    From ``spec.facts()`` where ``xnet.models`` provides it; otherwise from the spec's family and
-    keyword arguments (with the family constructor's defaults).  ``compression`` is None where the
-    model states explicit degrees instead (X-AlexNet); ``variant`` defaults to ``paper`` (the
-    builds of the text) where the models know no variants.
-    """
-    facts = getattr(spec, "facts", None)
-    if callable(facts):
-        got = dict(facts())
-        return {k: got.get(k) for k in FACTS}
-    from ..models import FAMILIES
-
-    params = inspect.signature(FAMILIES[spec.family].cls).parameters
-    kw = spec.kwargs
-
-    def get(k):
-        return kw[k] if k in kw else (params[k].default if k in params else None)
-
-    conv = get("conv") or "dense"
-    compression = None if get("degrees") is not None else get("compression")
-    return {
-        "family": spec.family,
-        "conv": conv,
-        "compression": compression,
-        "depth": get("depth"),
-        "growth": get("growth"),
-        "width": get("width"),
-        "variant": getattr(spec, "variant", None) or kw.get("variant") or "paper",
-    }
+    """The model's facts a run record stores (:data:`FACTS`, from ``spec.facts()``): family, conv
+    kind, compression (None where explicit degrees define the model), depth, growth, width, variant."""
+    got = spec.facts()
+    return {k: got[k] for k in FACTS}

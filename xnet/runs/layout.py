@@ -2,12 +2,12 @@
 
 Torch-free.  A run's directory holds its identity::
 
-    {runs_dir}/{scale}/{dataset}/{model}/{variant}/seed{seed}/metrics.json
+    {runs_dir}/{scale}/{paper_dataset}/{model}/{variant}/seed{seed}/metrics.json
 
-``scale`` is the configuration's scale name (``smoke``, ``paper``), ``dataset`` the paper's
-dataset (``cifar10``, ``cifar100``, ``imagenet``; the scale says what the trainer is given for
-it), ``model`` the canonical name of :func:`xnet.models.create`, ``variant`` ``original`` or
-``paper``.  Runs of another scale or variant never share a directory.
+``scale`` is the configuration's scale name (``smoke``, ``paper``), ``paper_dataset`` the paper's
+dataset (``cifar10``, ``cifar100``, ``imagenet``; the scale says which dataset the trainer is given
+for it, the run record's ``dataset``), ``model`` the canonical name of :func:`xnet.models.create`,
+``variant`` ``original`` or ``paper``.  Runs of another scale or variant never share a directory.
 
 The outputs, under ``results_dir`` (default ``results``) and ``figures_dir`` (``figures``):
 ``runs.csv`` (every run), ``runs/{experiment}.csv`` (the runs of one table / figure),
@@ -20,28 +20,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..training.rundir import METRICS
+from .files import METRICS
 
-RUN_DIR = "{runs_dir}/{scale}/{dataset}/{model}/{variant}/seed{seed}"
-RUN_FIELDS = ("scale", "dataset", "model", "variant", "seed")
+RUN_DIR = "{runs_dir}/{scale}/{paper_dataset}/{model}/{variant}/seed{seed}"
 _RUN_RE = re.compile(
-    r"(?:^|/)(?P<scale>[^/]+)/(?P<dataset>[^/]+)/(?P<model>[^/]+)/(?P<variant>[^/]+)"
+    r"(?:^|/)(?P<scale>[^/]+)/(?P<paper_dataset>[^/]+)/(?P<model>[^/]+)/(?P<variant>[^/]+)"
     r"/seed(?P<seed>\d+)(?:/" + re.escape(METRICS) + ")?/?$"
 )
 
 
-def run_dir(runs_dir: str, scale: str, dataset: str, model: str, variant: str, seed: int | str) -> str:
+def run_dir(runs_dir: str, scale: str, paper_dataset: str, model: str, variant: str, seed: int | str) -> str:
     """The directory of one run (a Snakemake wildcard such as ``"{seed}"`` may stand for any field)."""
-    return RUN_DIR.format(runs_dir=runs_dir, scale=scale, dataset=dataset, model=model, variant=variant, seed=seed)
+    return RUN_DIR.format(
+        runs_dir=runs_dir, scale=scale, paper_dataset=paper_dataset, model=model, variant=variant, seed=seed
+    )
 
 
-def metrics_path(runs_dir: str, scale: str, dataset: str, model: str, variant: str, seed: int | str) -> str:
+def metrics_path(runs_dir: str, scale: str, paper_dataset: str, model: str, variant: str, seed: int | str) -> str:
     """The run record of one run: ``run_dir(...)/metrics.json``."""
-    return f"{run_dir(runs_dir, scale, dataset, model, variant, seed)}/{METRICS}"
+    return f"{run_dir(runs_dir, scale, paper_dataset, model, variant, seed)}/{METRICS}"
 
 
 def parse_run_dir(path: str) -> dict:
-    """The identity a run directory (or its metrics.json) encodes: scale, dataset, model, variant, seed.
+    """What a run directory (or its metrics.json) names: scale, paper_dataset, model, variant, seed.
 
     ``ValueError`` if ``path`` does not follow :data:`RUN_DIR`.
     """
@@ -61,15 +62,15 @@ class Layout:
     results_dir: str = "results"
     figures_dir: str = "figures"
 
-    def run_dir(self, scale, dataset, model, variant, seed) -> str:
-        return run_dir(self.runs_dir, scale, dataset, model, variant, seed)
+    def run_dir(self, scale, paper_dataset, model, variant, seed) -> str:
+        return run_dir(self.runs_dir, scale, paper_dataset, model, variant, seed)
 
-    def metrics(self, scale, dataset, model, variant, seed) -> str:
-        return metrics_path(self.runs_dir, scale, dataset, model, variant, seed)
+    def metrics(self, scale, paper_dataset, model, variant, seed) -> str:
+        return metrics_path(self.runs_dir, scale, paper_dataset, model, variant, seed)
 
-    def train_log(self, scale, dataset, model, variant, seed) -> str:
+    def train_log(self, scale, paper_dataset, model, variant, seed) -> str:
         """Snakemake's log of the job that trained a run (the trainer's own log is ``train.log``)."""
-        return f"{self.run_dir(scale, dataset, model, variant, seed)}/snakemake_train.log"
+        return f"{self.run_dir(scale, paper_dataset, model, variant, seed)}/snakemake_train.log"
 
     @property
     def runs_csv(self) -> str:

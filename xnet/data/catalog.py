@@ -14,7 +14,7 @@ fashion-mnist          3x32x32       10       60000 / 10000     (stand-in)
 
 The name in the first column is the one canonical spelling: it is what ``xnet train --dataset``
 takes and what a run record stores; :func:`paper_dataset` maps it to the published dataset it
-stands for.  The loaders live in :mod:`xnet.data`.
+stands for.  The loaders live in :mod:`xnet.data.loaders`.
 
 ``fashion-mnist`` (Xiao et al. 2017) is a *stand-in*: a real dataset that is none of the paper's.
 Its 28x28 grey images are zero-padded to 32x32 and repeated on 3 channels, so every network of the
@@ -28,7 +28,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import UserError
+from ..errors import UserError
+
+__all__ = [
+    "DatasetInfo",
+    "DATASETS",
+    "PAPER_DATASETS",
+    "dataset_info",
+    "paper_dataset",
+    "is_stand_in",
+]
 
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 CIFAR100_MEAN, CIFAR100_STD = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)

@@ -4,7 +4,7 @@ Torch-free.  Layout of ``DIR``:
 
 - ``checkpoint.pt``: written atomically after every good epoch (never one with non-finite weights);
 - ``train.log``: the log, appended to on resume;
-- ``metrics.json``: the run record (:class:`xnet.results.record.RunRecord`), written atomically
+- ``metrics.json``: the run record (:class:`xnet.runs.record.RunRecord`), written atomically
   once the run finished, strict JSON;
 - ``.lock``: an OS file lock (``fcntl.flock``) held by the trainer while it runs, holding its PID.
   The kernel releases it when the holder dies, so a run killed with SIGKILL resumes at once.
