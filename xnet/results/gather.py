@@ -211,6 +211,13 @@ def check_against_path(rec: RunRecord, path, scale: str | None = None) -> bool:
     return True
 
 
+# identity fields the record states too (not train_size / val_size: the identity keeps the sizes asked
+# for, the record the sizes used)
+_STATED_BY_RECORD = tuple(
+    f for f in identity.FIELDS if f in RunRecord.__dataclass_fields__ and f not in ("train_size", "val_size")
+)
+
+
 def check_identity(rec: RunRecord, path) -> None:
     """The record's identity (``config``, :class:`xnet.runs.identity.RunIdentity`, as its trainer
     stored it) must be the run the record reports (and so the run its path names:
@@ -223,22 +230,7 @@ def check_identity(rec: RunRecord, path) -> None:
     config = rec.config
     if not config:
         return
-    said = {
-        "model": rec.model,
-        "model_args": rec.model_args,
-        "variant": rec.variant,
-        "family": rec.family,
-        "dataset": rec.dataset,
-        "seed": rec.seed,
-        "epochs": rec.epochs,
-        "batch_size": rec.batch_size,
-        "limit_train_batches": rec.limit_train_batches,
-        "limit_val_batches": rec.limit_val_batches,
-        "world_size": rec.world_size,
-        "recipe": rec.recipe,
-        "device": rec.device,
-        "amp": rec.amp,
-    }
+    said = {k: getattr(rec, k) for k in _STATED_BY_RECORD}
     problems = identity.identity_problems(
         config, {k: v for k, v in said.items() if k in identity.FIELDS and k in config}
     )

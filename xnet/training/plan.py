@@ -69,7 +69,7 @@ def _reads_files(dataset: str) -> bool:
 
 
 def _fingerprint(cfg: TrainConfig) -> str | None:
-    return xdata.fingerprint(cfg.dataset, cfg.data_dir) if _reads_files(cfg.dataset) else None
+    return xdata.fingerprint(cfg.dataset, cfg.data_dir)  # None for the generated synthetic sets
 
 
 def _fingerprint_if_there(cfg: TrainConfig) -> str | None:
