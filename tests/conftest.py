@@ -42,6 +42,17 @@ def one_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture
+def threads():
+    """``threads(n)`` sets torch's CPU thread count for the rest of a test (the auto rule reads it);
+    the count is restored after the test."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(name="built", scope="session")
 def built_fixture():
     """The session-wide model cache :func:`built`, as a fixture: ``def test_x(built): built("X-VGG16-1")``."""

@@ -93,6 +93,10 @@ def test_missing_and_corrupt_files_are_named_in_one_line(tmp_path):
 
 def test_a_stand_in_stands_for_the_model_familys_dataset():
     assert datasets.is_stand_in("fashion-mnist") and not datasets.is_stand_in("synthetic-cifar10")
+    # the generated sets are the catalog's synthetic rows, and only they
+    names = datasets.DATASETS
+    assert {n for n in names if datasets.is_synthetic(n)} == {n for n in names if n.startswith("synthetic-")}
+    assert not datasets.is_synthetic("fashion-mnist") and not datasets.is_synthetic("no-such-set")
     assert datasets.paper_dataset("fashion-mnist", "imagenet") == "imagenet"
     assert datasets.paper_dataset("fashion-mnist", "cifar10") == "cifar10"
     assert datasets.paper_dataset("cifar10", "imagenet") == "cifar10"  # a paper dataset stands for itself

@@ -142,8 +142,9 @@ def test_seeding_and_state_dict_round_trip():
     b = XConv2d(32, 16, 3, padding=1, compression=4, seed=8)
     assert a.graph != b.graph
     assert "neighbors" in a.state_dict()
+    assert b.graph is b.graph  # built once, cached on the layer ...
     b.load_state_dict(a.state_dict())
-    assert b.graph == a.graph
+    assert b.graph == a.graph  # ... until the neighbors buffer changes
     x = torch.randn(2, 32, 6, 6)
     assert torch.equal(a(x), b(x))
     # a checkpoint of a block graph restores that network into a channel-level layer of the same
@@ -243,7 +244,8 @@ def test_bad_channel_counts():
         XLinear(8, -1, degree=1)
 
 
-def test_auto_rule():
+def test_auto_rule(threads):
+    threads(2)  # the CPU rule depends on the thread count: two (CI's), then one at the end
     x1, x3 = torch.randn(2, 64, 4, 4), torch.randn(2, 64, 4, 4)
     pick = lambda layer, x: XF.choose_backend(x, layer.weight, layer.neighbors, layer._fast_block, layer.stride)
     assert pick(XConv2d(64, 64, 3, degree=16, block_size=8), x3) == "block"
@@ -256,17 +258,32 @@ def test_auto_rule():
     assert XConv2d(64, 64, 3, 2, degree=16, block_size=8).auto_backend(x3) == "masked"  # it passes the stride
     assert XConv2d(64, 64, 1, degree=4, regular="input").auto_backend(x1) == "sparse"  # C = out / D = 16
     assert XConv2d(64, 64, 1, degree=16, block_size=8, regular="input").auto_backend(x1) == "masked"  # no block
-    # 1x1 block layers on CPU: blocks >= 16 at C >= 4, and enough work in all and per GEMM
+    # 1x1 block layers on CPU: blocks >= 16 at C >= 4; on NCHW maps enough samples x pixels per
+    # batched matmul (4096 at b = 16, 256 at b = 32), elsewhere enough work in all and per GEMM
     big = torch.empty(16, 128, 64, 64)
     assert pick(XConv2d(128, 128, 1, graph=grouped_graph(128, 128, 8)), big) == "block"  # detected b = 16, C = 8
     assert pick(XConv2d(128, 128, 1, degree=32, block_size=32), big) == "block"  # b = 32 at C = 4
     assert pick(XConv2d(128, 128, 1, degree=32, block_size=16), big) == "block"  # b = 16 at C = 4
     assert pick(XConv2d(128, 128, 1, degree=8, block_size=8), big) == "masked"  # b = 8
     assert pick(XConv2d(128, 128, 1, degree=64, block_size=32), big) == "masked"  # C = 2
-    assert pick(XConv2d(128, 128, 1, degree=32, block_size=32), torch.empty(8, 128, 7, 7)) == "masked"  # small
-    wide = torch.empty(8, 2048, 7, 7)  # 51M MACs at D = 256, but 392 x 16 x 16 per GEMM
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=16), torch.empty(8, 128, 14, 14)) == "masked"  # 1568
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=16), torch.empty(8, 128, 28, 28)) == "block"  # 6272
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=32), torch.empty(8, 128, 7, 7)) == "block"  # 392, b = 32
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=32), torch.empty(8, 128, 4, 4)) == "masked"  # 16 pixels
+    stride2 = XConv2d(128, 128, 1, 2, degree=32, block_size=16)  # the output's pixels count: 8 x 14 x 14
+    assert pick(stride2, torch.empty(8, 128, 28, 28)) == "masked"
+    cl = torch.empty(8, 128, 28, 28).contiguous(memory_format=torch.channels_last)  # the chunked matmul's rule
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=16), cl) == "masked"
+    wide = torch.empty(8, 2048, 7, 7)  # 392 samples x pixels per batched matmul
     assert pick(XConv2d(2048, 512, 1, degree=256, block_size=16), wide) == "masked"
     assert pick(XConv2d(2048, 512, 1, degree=512, block_size=32), wide) == "block"
+    # one thread: the 1x1 block path on every NCHW map of >= 32 pixels; k x k blocks still not at stride 2
+    threads(1)
+    assert pick(XConv2d(2048, 512, 1, degree=256, block_size=16), wide) == "block"
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=16), torch.empty(8, 128, 14, 14)) == "block"
+    assert pick(XConv2d(128, 128, 1, degree=32, block_size=32), torch.empty(8, 128, 4, 4)) == "masked"  # 16 pixels
+    assert pick(XConv2d(64, 64, 3, 2, degree=16, block_size=8), x3) == "masked"
+    assert pick(XConv2d(64, 64, 1, degree=32, block_size=8), x1) == "masked"  # still C = 2
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 10**9])  # one sample per chunk / one chunk

@@ -12,7 +12,7 @@ import math
 
 from ..errors import UserError
 from .augment import TensorImageDataset
-from .catalog import DatasetInfo
+from .catalog import DatasetInfo, is_synthetic
 from .cifar import ensure_cifar, read_cifar
 from .fashion import ensure_fashion, read_fashion
 from .files import check_data, fashion_dir
@@ -70,7 +70,7 @@ def build_datasets(
     if name == "imagenet":
         train, val, num_classes = imagenet_datasets(data_dir, train_size, val_size, augment, seed)
         return train, val, DatasetInfo(**{**info.__dict__, "num_classes": num_classes})
-    if name.startswith("synthetic-"):
+    if is_synthetic(name):
         for label, n in (("train_size", train_size), ("val_size", val_size)):
             _check_fits(label, n, info)
         ti, tl = synthetic_tensors(name, "train", train_size or info.train_size)

@@ -37,6 +37,7 @@ __all__ = [
     "dataset_info",
     "paper_dataset",
     "is_stand_in",
+    "is_synthetic",
 ]
 
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -61,6 +62,7 @@ class DatasetInfo:
     std: tuple[float, float, float]
     style: str  # augmentation style: "cifar" (pad-crop + flip) or "imagenet" (resized crop + flip)
     stands_for: str = ""  # the paper's dataset (cifar10, cifar100, imagenet); "" for a stand-in
+    synthetic: bool = False  # generated from a seed (xnet.data.synthetic), no files read
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -71,12 +73,24 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo(
             "imagenet", 1000, (3, 224, 224), None, None, True, IMAGENET_MEAN, IMAGENET_STD, "imagenet", "imagenet"
         ),
-        DatasetInfo("synthetic-cifar10", 10, (3, 32, 32), 5000, 1000, False, SYNTH_MEAN, SYNTH_STD, "cifar", "cifar10"),
         DatasetInfo(
-            "synthetic-cifar100", 100, (3, 32, 32), 10000, 2000, False, SYNTH_MEAN, SYNTH_STD, "cifar", "cifar100"
+            "synthetic-cifar10", 10, (3, 32, 32), 5000, 1000, False, SYNTH_MEAN, SYNTH_STD, "cifar", "cifar10", True
         ),
         DatasetInfo(
-            "synthetic-imagenet", 100, (3, 64, 64), 6400, 1000, False, SYNTH_MEAN, SYNTH_STD, "imagenet", "imagenet"
+            "synthetic-cifar100", 100, (3, 32, 32), 10000, 2000, False, SYNTH_MEAN, SYNTH_STD, "cifar", "cifar100", True
+        ),
+        DatasetInfo(
+            "synthetic-imagenet",
+            100,
+            (3, 64, 64),
+            6400,
+            1000,
+            False,
+            SYNTH_MEAN,
+            SYNTH_STD,
+            "imagenet",
+            "imagenet",
+            synthetic=True,
         ),
         DatasetInfo("fashion-mnist", 10, (3, 32, 32), 60000, 10000, False, FASHION_MEAN, FASHION_STD, "cifar", ""),
     )
@@ -101,6 +115,12 @@ def paper_dataset(name: str, family_dataset: str | None = None) -> str:
     if family_dataset not in PAPER_DATASETS:
         raise UserError(f"{name} is a stand-in: it needs the paper dataset of the model family, got {family_dataset!r}")
     return family_dataset
+
+
+def is_synthetic(name: str) -> bool:
+    """A set generated from a seed (``synthetic-*``): no files to read, check or fingerprint."""
+    info = DATASETS.get(name)
+    return bool(info and info.synthetic)
 
 
 def is_stand_in(name: str) -> bool:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from ..errors import UserError
-from .catalog import dataset_info
+from .catalog import dataset_info, is_synthetic
 from .files import CIFAR_FILES, FASHION_FILES, check_data, fashion_dir, find_idx
 
 __all__ = ["fingerprint"]
@@ -34,7 +34,7 @@ def fingerprint(name: str, data_dir=None) -> str | None:
       renamed or resized images, not an image rewritten in place with the same size.
     """
     info = dataset_info(name)
-    if name.startswith("synthetic-"):
+    if is_synthetic(name):
         return None
     check_data(name, data_dir, download=False)
     h = hashlib.sha256(f"xnet-data-1\0{info.name}\0".encode())

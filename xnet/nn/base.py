@@ -126,15 +126,22 @@ class _XBase(nn.Module):
 
     @property
     def graph(self) -> BipartiteGraph:
-        """The layer's graph (rebuilt from the ``neighbors`` buffer, so it follows a loaded checkpoint)."""
-        return BipartiteGraph(
-            self.neighbors,
-            self.num_inputs,
-            block_size=self._block_size,
-            name=self._graph_name,
-            side=self._side,
-            num_outputs=self.num_outputs,
-        )
+        """The layer's graph, built from the ``neighbors`` buffer (so it follows a loaded checkpoint
+        or a move to another device) and cached until that buffer changes."""
+        nb = self.neighbors
+        key = (id(nb), nb._version, nb.device)  # the cached graph holds nb: its id is not reused
+        cached = self.__dict__.get("_graph_cache")
+        if cached is None or cached[0] != key:
+            graph = BipartiteGraph(
+                nb,
+                self.num_inputs,
+                block_size=self._block_size,
+                name=self._graph_name,
+                side=self._side,
+                num_outputs=self.num_outputs,
+            )
+            cached = self.__dict__["_graph_cache"] = (key, graph)
+        return cached[1]
 
     @property
     def block_size(self) -> int:
@@ -143,23 +150,22 @@ class _XBase(nn.Module):
     @property
     def degree(self) -> int:
         """D: inputs per output (output-regular) or outputs per input (input-regular)."""
-        return int(self.neighbors.shape[1])
+        return self.graph.degree
 
     @property
     def num_edges(self) -> int:
         """Channel connections kept: ``out * D`` or ``in * D`` (input-regular)."""
-        return int(self.neighbors.shape[0]) * self.degree
+        return self.graph.num_edges
 
     @property
     def density(self) -> float:
         """Fraction of the dense connections kept: ``D / in``, or ``D / out`` when input-regular."""
-        return self.num_edges / (self.num_inputs * self.num_outputs)
+        return self.graph.density
 
     @property
     def compression(self) -> float:
         """1 / density: ``in / D``, or ``out / D`` when input-regular."""
-        c = self._num_cols / self.degree
-        return int(c) if c == int(c) else c
+        return self.graph.compression
 
     def _graph_repr(self) -> str:
         s = f", degree={self.degree}, compression={self.compression}"

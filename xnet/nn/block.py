@@ -18,12 +18,14 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.nn.modules.utils import _pair
 
-from ._shared import _cached_on, _compute_dtype, _pointwise_input, check_block_graph
+from ._shared import _cached_on, _compute_dtype, _is_channels_last, _pointwise_input, check_block_graph
 from .gather import _gathered_conv
 
-# CPU limits of the 1x1 / linear block path (multiply-accumulates per call, and per b x b GEMM),
-# below which the per-block Python loop and the transposed copies cost more than a dense layer.
+# CPU limits of :class:`_BlockSparseMatmul` (linear layers, small maps, channels_last):
+# multiply-accumulates per call and per b x b GEMM, below which the per-block Python loop and the
+# transposed copies cost more than a dense layer.
 BLOCK_MIN_MACS_CPU = 2**25
 BLOCK_MIN_GEMM_MACS_CPU = 2**18
 
@@ -32,6 +34,16 @@ BLOCK_MIN_GEMM_MACS_CPU = 2**18
 # NCHW) on maps of at least this many pixels; smaller maps (and linear layers, 1 "pixel") make
 # its per-sample GEMMs too small and run :class:`_BlockSparseMatmul`.
 BLOCK_MAPS_MIN_PIXELS = 32
+
+# On two or more CPU threads :class:`_BlockConv1x1` beats a dense layer once each of its O*S
+# batched matmuls has at least ``BLOCK_MAPS_MIN_POSITIONS_B16 * (16 / b)**4`` samples x pixels
+# (4096 for b = 16, 256 for b = 32): a call's work grows with b^2 and a b x b GEMM's efficiency
+# roughly with b^2 too; on one thread it beats it at every size measured (no parallel loop to
+# split).  Measured (docs/benchmarks.md, "The auto rule for 1x1 block layers"), two threads:
+# b = 16 at 1568 positions 1.15-1.42x masked, at 4096-6272 0.48-1.01x, b = 32 at 392 positions
+# 0.56-0.96x; one thread: b = 16 at 392 positions 0.70-0.92x.  More threads are unmeasured and
+# get the two-thread bound.
+BLOCK_MAPS_MIN_POSITIONS_B16 = 4096
 
 
 def _block_table(neighbors: torch.Tensor, b: int) -> list[list[int]]:
@@ -191,6 +203,25 @@ def _sample_chunks(x):
     n = x.shape[0]
     chunks = _chunk_count(n, x.numel() * x.element_size())
     return [(n * i // chunks, n * (i + 1) // chunks) for i in range(chunks)]
+
+
+def block_pays_on_cpu(x, out: int, d: int, b: int, stride=1, conv: bool = True) -> bool:
+    """Whether the CPU block-sparse matmul of a 1x1 convolution (``conv``) or linear layer beats
+    a dense one for input ``x``: for NCHW maps of >= ``BLOCK_MAPS_MIN_PIXELS`` output pixels
+    (:class:`_BlockConv1x1`) always on one thread, else by the samples x pixels of each batched
+    matmul; otherwise (:class:`_BlockSparseMatmul`) by the work per call and per chunk GEMM."""
+    num_inputs = x.shape[1] if conv else x.shape[-1]
+    if conv and x.dim() == 4 and not _is_channels_last(x):
+        sh, sw = _pair(stride)
+        pixels = -(-x.shape[2] // sh) * -(-x.shape[3] // sw)
+        if pixels >= BLOCK_MAPS_MIN_PIXELS:
+            if torch.get_num_threads() == 1:
+                return True
+            return x.shape[0] * pixels * b**4 >= BLOCK_MAPS_MIN_POSITIONS_B16 * 16**4
+    positions = x.numel() // num_inputs  # samples x pixels
+    samples = x.shape[0] if conv else positions
+    chunk = positions / _chunk_count(samples, x.numel() * x.element_size())  # GEMM width
+    return positions * out * d >= BLOCK_MIN_MACS_CPU and chunk * b**2 >= BLOCK_MIN_GEMM_MACS_CPU
 
 
 def _use_block_matmul(x) -> bool:

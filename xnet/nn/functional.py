@@ -39,11 +39,12 @@ from ..names import BACKENDS
 from ._shared import _check_block_side, _check_side, check_backend
 from .block import (
     BLOCK_CHUNK_BYTES,
+    BLOCK_MAPS_MIN_POSITIONS_B16,
     BLOCK_MIN_GEMM_MACS_CPU,
     BLOCK_MIN_MACS_CPU,
-    _chunk_count,
     _conv_block,
     _linear_block,
+    block_pays_on_cpu,
 )
 from .gather import GATHER_CHUNK_BYTES, _conv_gather, _conv_gather_input, _linear_gather, _linear_gather_input
 from .sparse import _conv_sparse, _sparse_mm
@@ -51,6 +52,7 @@ from .sparse import _conv_sparse, _sparse_mm
 __all__ = [
     "BACKENDS",
     "BLOCK_CHUNK_BYTES",
+    "BLOCK_MAPS_MIN_POSITIONS_B16",
     "BLOCK_MIN_GEMM_MACS_CPU",
     "BLOCK_MIN_MACS_CPU",
     "GATHER_CHUNK_BYTES",
@@ -102,12 +104,15 @@ def choose_backend(
 
     - block graphs, k x k kernels: ``block`` (one grouped conv at ~1/C of the dense FLOPs) for
       blocks of >= 8 channels at C >= 2, stride 1 on every device (at stride 2, gathering the
-      full-resolution input costs more than the 4x smaller convolution saves: measured on CPU);
+      full-resolution input costs more than the 4x smaller convolution saves: ResNet-50's
+      stride-2 layers on CPU 1.3-1.7x masked on two threads; on one, 0.7-0.9x in one run and
+      1.2-1.5x in the next, so not picked);
     - block graphs, 1x1 convolutions / linear layers on CPU: ``block`` (the block-sparse matmul)
-      for blocks of >= 16 channels at C >= 4, if the call does >= 2^25 multiply-accumulates and
-      each b x b GEMM >= 2^18 (smaller layers, e.g. ResNet's 7x7 maps, run faster dense; blocks
-      of 8 and C = 2 only tie with dense on two threads); on CUDA for blocks of >= 8 channels at
-      C >= 4;
+      for blocks of >= 16 channels at C >= 4 where :func:`xnet.nn.block.block_pays_on_cpu` says
+      so: on NCHW maps of >= 32 pixels always on one thread, on more if each batched matmul has
+      >= 4096 samples x pixels at b = 16 (256 at b = 32; the bound falls with b^4), otherwise if the call does >= 2^25
+      multiply-accumulates and each b x b GEMM >= 2^18 (blocks of 8 and C = 2 only tie with dense
+      on two threads); on CUDA for blocks of >= 8 channels at C >= 4;
     - channel-level graphs of 1x1 convolutions / linear layers at compression >= 16 use ``sparse``
       on CPU (CSR matmul, about half the dense time there; at C = 8 it only breaks even);
     - everything else uses ``masked``, i.e. dense speed: per-channel gathers (Algorithm 1) run far
@@ -132,10 +137,7 @@ def choose_backend(
         if is_pointwise and not cpu and compression >= 4:
             return "block"
         if is_pointwise and cpu and block_size >= 16 and compression >= 4:
-            positions = x.numel() // num_inputs  # samples x pixels
-            samples = x.shape[0] if weight.dim() > 2 else positions
-            chunk = positions / _chunk_count(samples, x.numel() * x.element_size())  # GEMM width
-            if positions * out * d >= BLOCK_MIN_MACS_CPU and chunk * block_size**2 >= BLOCK_MIN_GEMM_MACS_CPU:
+            if block_pays_on_cpu(x, out, d, block_size, stride, conv=weight.dim() > 2):
                 return "block"
     if is_pointwise and cpu and compression >= 16 and block_size == 1 and x.dtype in (torch.float32, torch.float64):
         return "sparse"

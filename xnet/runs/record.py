@@ -156,7 +156,7 @@ class RunRecord:
 
     @property
     def synthetic(self) -> bool:
-        return self.dataset.startswith("synthetic-")
+        return catalog.is_synthetic(self.dataset)
 
     @property
     def stand_in(self) -> bool:

@@ -65,7 +65,7 @@ class Plan:
 
 
 def _reads_files(dataset: str) -> bool:
-    return not dataset.startswith("synthetic-")  # the synthetic sets are generated, not read
+    return not xdata.is_synthetic(dataset)  # the synthetic sets are generated, not read
 
 
 def _fingerprint(cfg: TrainConfig) -> str | None:
