@@ -244,6 +244,13 @@ def test_bad_channel_counts():
         XLinear(8, -1, degree=1)
 
 
+def test_counts_of_a_layer_on_the_meta_device():
+    # MAC counting builds models on the meta device: the layer's counts read the table's shape only
+    layer = XConv2d(64, 32, 3, degree=16, block_size=8).to("meta")
+    assert layer.neighbors.is_meta
+    assert (layer.degree, layer.num_edges, layer.compression, layer.density) == (16, 32 * 16, 4, 0.25)
+
+
 def test_auto_rule(threads):
     threads(2)  # the CPU rule depends on the thread count: two (CI's), then one at the end
     x1, x3 = torch.randn(2, 64, 4, 4), torch.randn(2, 64, 4, 4)

@@ -147,25 +147,29 @@ class _XBase(nn.Module):
     def block_size(self) -> int:
         return self._block_size
 
+    # The counts below read the table's shape only, not its contents: they also work on a layer built
+    # on the meta device (MAC counting), where ``graph`` cannot be built (it validates the table).
+
     @property
     def degree(self) -> int:
         """D: inputs per output (output-regular) or outputs per input (input-regular)."""
-        return self.graph.degree
+        return int(self.neighbors.shape[1])
 
     @property
     def num_edges(self) -> int:
         """Channel connections kept: ``out * D`` or ``in * D`` (input-regular)."""
-        return self.graph.num_edges
+        return int(self.neighbors.shape[0]) * self.degree
 
     @property
     def density(self) -> float:
         """Fraction of the dense connections kept: ``D / in``, or ``D / out`` when input-regular."""
-        return self.graph.density
+        return self.num_edges / (self.num_inputs * self.num_outputs)
 
     @property
     def compression(self) -> float:
         """1 / density: ``in / D``, or ``out / D`` when input-regular."""
-        return self.graph.compression
+        c = self._num_cols / self.degree
+        return int(c) if c == int(c) else c
 
     def _graph_repr(self) -> str:
         s = f", degree={self.degree}, compression={self.compression}"
