@@ -39,10 +39,10 @@ BLOCK_MAPS_MIN_PIXELS = 32
 # batched matmuls has at least ``BLOCK_MAPS_MIN_POSITIONS_B16 * (16 / b)**4`` samples x pixels
 # (4096 for b = 16, 256 for b = 32): a call's work grows with b^2 and a b x b GEMM's efficiency
 # roughly with b^2 too; on one thread it beats it at every size measured (no parallel loop to
-# split).  Measured (docs/benchmarks.md, "The auto rule for 1x1 block layers"), two threads:
-# b = 16 at 1568 positions 1.15-1.42x masked, at 4096-6272 0.48-1.01x, b = 32 at 392 positions
-# 0.56-0.96x; one thread: b = 16 at 392 positions 0.70-0.92x.  More threads are unmeasured and
-# get the two-thread bound.
+# split).  Measured (docs/bench/block_1x1_rule.py, docs/benchmarks.md "The auto rule for 1x1
+# block layers"), two threads: b = 16 at 1568 positions 0.90-1.32x masked, at >= 4096 0.14-0.93x,
+# b = 32 at 392 positions 0.73-0.99x; one thread: b = 16 at 392 positions 0.85-1.01x.  More
+# threads are unmeasured and get the two-thread bound.
 BLOCK_MAPS_MIN_POSITIONS_B16 = 4096
 
 
