@@ -8,9 +8,9 @@ batched matmul covers and what ``auto`` picks.
 
 import os
 import sys
+from copy import deepcopy
 
 import torch
-from torch import nn
 
 from xnet.bench.timing import machine_info, measure_all
 from xnet.nn import XConv2d
@@ -38,16 +38,11 @@ SHAPES = [
 ]
 
 
-class OnBackend(nn.Module):
-    """``layer`` run on ``backend`` (the cases share the layer; each sets it before a call)."""
-
-    def __init__(self, layer, backend):
-        super().__init__()
-        self.layer, self.backend = layer, backend
-
-    def forward(self, x):
-        self.layer.backend = self.backend
-        return self.layer(x)
+def on_backend(layer, backend):
+    """A copy of ``layer`` (same graph and weights) that runs on ``backend``."""
+    copy = deepcopy(layer)
+    copy.backend = backend
+    return copy
 
 
 print(machine_info())
@@ -59,7 +54,7 @@ for cin, cout, size, batch, b in SHAPES:
     torch.manual_seed(0)
     layer = XConv2d(cin, cout, 1, bias=False, compression=4, block_size=b, seed=0)
     x = torch.randn(batch, cin, size, size)
-    cases = [("block", OnBackend(layer, "block")), ("masked", OnBackend(layer, "masked"))]
+    cases = [("block", on_backend(layer, "block")), ("masked", on_backend(layer, "masked"))]
     t = measure_all(cases, x, x.device, REPEATS, 5)
     print(
         f"| {cin} -> {cout} | {size}x{size} | {batch} | {b} | {batch * size * size} | {layer.auto_backend(x)} "

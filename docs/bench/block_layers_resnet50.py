@@ -10,6 +10,7 @@ the last line sums every layer of the network (each distinct shape times its cou
 import os
 import sys
 from collections import Counter
+from copy import deepcopy
 
 import torch
 from torch import nn
@@ -22,16 +23,11 @@ torch.set_num_threads(int(sys.argv[1]))
 REPEATS = int(sys.argv[2])
 
 
-class OnBackend(nn.Module):
-    """``layer`` run on ``backend`` (the layer is shared by the cases; each sets it before a call)."""
-
-    def __init__(self, layer, backend):
-        super().__init__()
-        self.layer, self.backend = layer, backend
-
-    def forward(self, x):
-        self.layer.backend = self.backend
-        return self.layer(x)
+def on_backend(layer, backend):
+    """A copy of ``layer`` (same graph and weights) that runs on ``backend``."""
+    copy = deepcopy(layer)
+    copy.backend = backend
+    return copy
 
 
 model = create("X-ResNet-4-50", variant="paper", block_size=16)
@@ -67,7 +63,7 @@ for key, layer in first.items():
     auto = layer.auto_backend(x)
     g = nn.Conv2d(cin, cout, k, stride, pad, bias=False, groups=4)
     t = measure_all(
-        [("G", g), ("block", OnBackend(layer, "block")), ("masked", OnBackend(layer, "masked"))],
+        [("G", g), ("block", on_backend(layer, "block")), ("masked", on_backend(layer, "masked"))],
         x,
         x.device,
         REPEATS,

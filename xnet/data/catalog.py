@@ -65,6 +65,14 @@ class DatasetInfo:
     synthetic: bool = False  # generated from a seed (xnet.data.synthetic), no files read
 
 
+def _synthetic(stands_for, num_classes, input_size, train_size, val_size, style) -> DatasetInfo:
+    """``synthetic-<stands_for>``: generated from a seed, no files (:mod:`xnet.data.synthetic`)."""
+    return DatasetInfo(
+        f"synthetic-{stands_for}", num_classes, input_size, train_size, val_size, False, SYNTH_MEAN, SYNTH_STD, style,
+        stands_for, synthetic=True,
+    )  # fmt: skip
+
+
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d
     for d in (
@@ -73,25 +81,9 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo(
             "imagenet", 1000, (3, 224, 224), None, None, True, IMAGENET_MEAN, IMAGENET_STD, "imagenet", "imagenet"
         ),
-        DatasetInfo(
-            "synthetic-cifar10", 10, (3, 32, 32), 5000, 1000, False, SYNTH_MEAN, SYNTH_STD, "cifar", "cifar10", True
-        ),
-        DatasetInfo(
-            "synthetic-cifar100", 100, (3, 32, 32), 10000, 2000, False, SYNTH_MEAN, SYNTH_STD, "cifar", "cifar100", True
-        ),
-        DatasetInfo(
-            "synthetic-imagenet",
-            100,
-            (3, 64, 64),
-            6400,
-            1000,
-            False,
-            SYNTH_MEAN,
-            SYNTH_STD,
-            "imagenet",
-            "imagenet",
-            synthetic=True,
-        ),
+        _synthetic("cifar10", 10, (3, 32, 32), 5000, 1000, "cifar"),
+        _synthetic("cifar100", 100, (3, 32, 32), 10000, 2000, "cifar"),
+        _synthetic("imagenet", 100, (3, 64, 64), 6400, 1000, "imagenet"),
         DatasetInfo("fashion-mnist", 10, (3, 32, 32), 60000, 10000, False, FASHION_MEAN, FASHION_STD, "cifar", ""),
     )
 }

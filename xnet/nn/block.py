@@ -41,9 +41,14 @@ BLOCK_MAPS_MIN_PIXELS = 32
 # roughly with b^2 too; on one thread it beats it at every size measured (no parallel loop to
 # split).  Measured (docs/bench/block_1x1_rule.py, docs/benchmarks.md "The auto rule for 1x1
 # block layers"), two threads: b = 16 at 1568 positions 0.90-1.32x masked, at >= 4096 0.14-0.93x,
-# b = 32 at 392 positions 0.73-0.99x; one thread: b = 16 at 392 positions 0.85-1.01x.  More
-# threads are unmeasured and get the two-thread bound.
+# b = 32 at 392 positions 0.73-0.99x; one thread (docs/bench/block_layers_resnet50.py): b = 16
+# at 392 positions 0.88-0.98x.  More threads are unmeasured and get the two-thread bound.
 BLOCK_MAPS_MIN_POSITIONS_B16 = 4096
+
+
+def _runs_on_maps(pixels: int, nchw: bool) -> bool:
+    """Whether a 1x1 block convolution runs :class:`_BlockConv1x1` (NCHW maps of enough pixels)."""
+    return nchw and pixels >= BLOCK_MAPS_MIN_PIXELS
 
 
 def _block_table(neighbors: torch.Tensor, b: int) -> list[list[int]]:
@@ -211,10 +216,10 @@ def block_pays_on_cpu(x, out: int, d: int, b: int, stride=1, conv: bool = True) 
     (:class:`_BlockConv1x1`) always on one thread, else by the samples x pixels of each batched
     matmul; otherwise (:class:`_BlockSparseMatmul`) by the work per call and per chunk GEMM."""
     num_inputs = x.shape[1] if conv else x.shape[-1]
-    if conv and x.dim() == 4 and not _is_channels_last(x):
+    if conv and x.dim() == 4:
         sh, sw = _pair(stride)
         pixels = -(-x.shape[2] // sh) * -(-x.shape[3] // sw)
-        if pixels >= BLOCK_MAPS_MIN_PIXELS:
+        if _runs_on_maps(pixels, nchw=not _is_channels_last(x)):
             if torch.get_num_threads() == 1:
                 return True
             return x.shape[0] * pixels * b**4 >= BLOCK_MAPS_MIN_POSITIONS_B16 * 16**4
@@ -238,7 +243,7 @@ def _block_matmul(x3, weight2d, neighbors, b, maps=False):
     dt = _compute_dtype(x3, weight2d)
     wb = weight2d.to(dt).reshape(out // b, b, d // b, b).transpose(1, 2)  # (O, S, b, b) view
     table = _block_table(neighbors, b)
-    if maps and x3.shape[2] >= BLOCK_MAPS_MIN_PIXELS and x3.is_contiguous():  # NCHW, not channels_last
+    if maps and _runs_on_maps(x3.shape[2], nchw=x3.is_contiguous()):  # contiguous: NCHW, not channels_last
         x3 = x3.to(dt)
         return _BlockConv1x1.apply(x3, wb, table, _block_edges_into(neighbors, b, x3.shape[1]), b)
     return _BlockSparseMatmul.apply(x3.to(dt), wb, table, b)

@@ -110,9 +110,9 @@ def choose_backend(
     - block graphs, 1x1 convolutions / linear layers on CPU: ``block`` (the block-sparse matmul)
       for blocks of >= 16 channels at C >= 4 where :func:`xnet.nn.block.block_pays_on_cpu` says
       so: on NCHW maps of >= 32 pixels always on one thread, on more if each batched matmul has
-      >= 4096 samples x pixels at b = 16 (256 at b = 32; the bound falls with b^4), otherwise if the call does >= 2^25
-      multiply-accumulates and each b x b GEMM >= 2^18 (blocks of 8 and C = 2 only tie with dense
-      on two threads); on CUDA for blocks of >= 8 channels at C >= 4;
+      >= 4096 samples x pixels at b = 16 (256 at b = 32; the bound falls with b^4); otherwise if
+      the call does >= 2^25 multiply-accumulates and each b x b GEMM >= 2^18 (blocks of 8 and
+      C = 2 only tie with dense on two threads); on CUDA for blocks of >= 8 channels at C >= 4;
     - channel-level graphs of 1x1 convolutions / linear layers at compression >= 16 use ``sparse``
       on CPU (CSR matmul, about half the dense time there; at C = 8 it only breaks even);
     - everything else uses ``masked``, i.e. dense speed: per-channel gathers (Algorithm 1) run far
